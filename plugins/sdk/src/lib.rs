@@ -25,9 +25,10 @@ pub mod http;
 
 pub use bindings::mlc::connect::types::{
     self, Address, AddressClassification, AddressValidation, AddressVerdict, CarrierShipment,
-    CodePart, Dimensions, Error, FieldError, Label, LabelFormat, LengthUnit, Money, Parcel, Rate,
-    RetryInfo, Shipment, Timestamp, TrackingEvent, TrackingStatus, VendorError, Weight,
-    WeightUnit,
+    CodePart, Dimensions, Error, FieldError, FreightCharge, FreightOutcome, Label, LabelFormat,
+    LengthUnit, Money, Parcel, Rate, RateRequest, ReadyItem, ReadyPage, RefusedNumber, RetryInfo,
+    Shipment, ShipmentRequest, SubscriptionResult, Timestamp, TrackingEvent, TrackingPoll,
+    TrackingStatus, VendorError, Weight, WeightUnit,
 };
 
 /// The interfaces a plugin exports, to implement.
