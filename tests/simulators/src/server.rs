@@ -250,11 +250,7 @@ pub(crate) async fn fault_and_log(State(ctx): State<Arc<MwCtx>>, req: Request, n
                     r.extensions_mut().insert(DropConnection);
                     r
                 }
-                FaultKind::Delay => {
-                    let r = next.run(req).await;
-                    tokio::time::sleep(Duration::from_millis(f.delay_ms.unwrap_or(0))).await;
-                    r
-                }
+                FaultKind::Delay => next.run(req).await,
                 FaultKind::Malformed => {
                     let r = next.run(req).await;
                     let (mut p, b) = r.into_parts();
@@ -280,6 +276,10 @@ pub(crate) async fn fault_and_log(State(ctx): State<Arc<MwCtx>>, req: Request, n
         resp.status().as_u16()
     };
     ctx.log.push(rec);
+    if let Some(f) = fault.as_ref().filter(|f| f.kind == FaultKind::Delay) {
+        // Logged first: the client may give up (and hyper drop this future) while we wait.
+        tokio::time::sleep(Duration::from_millis(f.delay_ms.unwrap_or(0))).await;
+    }
     resp
 }
 

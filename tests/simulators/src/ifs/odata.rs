@@ -709,7 +709,7 @@ mod tests {
         assert!(ok("ShipmentId eq 5"));
         assert!(ok("Objstate eq IfsApp.ShipmentHandling.ShipmentState'Completed'"));
         assert!(ok("LastActivityDate gt 2024-01-02T09:59:59Z and ShipmentId ge 5"));
-        assert!(ok("LastActivityDate lt 2024-01-02T11:00+01:00 or false"));
+        assert!(ok("LastActivityDate lt 2024-01-02T11:30+01:00 or false"));
         assert!(ok("not (ShipmentId lt 5) and Name eq 'O''Brien'"));
         assert!(ok("contains(tolower(Name),'brien')"));
         assert!(!ok("Name eq null"));
