@@ -24,7 +24,16 @@ use crate::client::Ifs;
 use crate::config::Settings;
 use crate::transport::Wasi;
 
-struct Component;
+/// The exported `erp` implementation.
+pub struct Component;
+
+/// Logs through the host; native unit tests have no host, so there it goes nowhere.
+pub(crate) fn log_info(message: &str) {
+    #[cfg(target_arch = "wasm32")]
+    host::log(host::Level::Info, message);
+    #[cfg(not(target_arch = "wasm32"))]
+    let _ = message;
+}
 
 fn with_ifs<T>(f: impl FnOnce(&Ifs<'_>) -> Result<T, Error>) -> Result<T, Error> {
     let settings = Settings::from_lookup(&host::config::get)?;
@@ -57,4 +66,7 @@ impl Guest for Component {
     }
 }
 
+// Export glue only in the component: a native cdylib cannot carry the component-model symbol
+// names (`cabi_post_mlc:connect/erp@0.1.0#…`), and native builds exist for the unit tests.
+#[cfg(target_arch = "wasm32")]
 mlc_plugin_sdk::export_erp_connector!(Component with_types_in mlc_plugin_sdk::bindings);

@@ -337,7 +337,7 @@ mod tests {
         assert!(close(as_cm.length, 40.64) && close(as_cm.width, 30.48) && close(as_cm.height, 20.32));
         let ft = dims([json!(2), json!(1), json!(1)], "ft").unwrap().unwrap();
         assert_eq!((ft.length, ft.unit), (24.0, LengthUnit::Inches));
-        assert_eq!(dims([json!(0), Value::Null, json!(0)], "").unwrap(), None);
+        assert!(dims([json!(0), Value::Null, json!(0)], "").unwrap().is_none());
         assert!(matches!(dims([json!(10), json!(0), json!(5)], "CM"), Err(Error::InvalidInput(f)) if f.field == "Width"));
         assert!(matches!(dims([json!(10), json!(10), json!(5)], "yd"), Err(Error::InvalidInput(f)) if f.field == "UomForLength"));
     }

@@ -251,8 +251,12 @@ pub fn list_ready(ifs: &Ifs<'_>, cursor: Option<String>, page: Option<String>) -
         let ts_raw = mapping::text(row, &s.poll.modified_field);
         let ts = ts_raw.as_deref().and_then(parse_timestamp);
         let version = api::etag_of(row, None).or_else(|| ts_raw.clone()).unwrap_or_default();
+        let mut again = false;
         if let (Some(raw), Some(_)) = (&ts_raw, ts) {
             let here = Anchor { ts: raw.clone(), key: id.clone() };
+            if tok.hold {
+                again = tok.read.get(&id).is_some_and(|(v, _)| *v == version);
+            }
             if offset_mode {
                 if let Some((v, at)) = tok.read.get(&id)
                     && *v != version
@@ -266,11 +270,15 @@ pub fn list_ready(ifs: &Ifs<'_>, cursor: Option<String>, page: Option<String>) -
                         restart = Some(Restart::From(at.clone()));
                     }
                 }
+            }
+            if tok.hold {
                 tok.read.insert(id.clone(), (version.clone(), here.clone()));
             }
             last = Some(here);
         }
-        if tok.start.contains(&id, &version) {
+        // Already returned: in an earlier poll (inside the overlap window) or, after a restart,
+        // earlier in this one.
+        if again || tok.start.contains(&id, &version) {
             continue;
         }
         if let Some(t) = ts {

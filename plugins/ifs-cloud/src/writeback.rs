@@ -3,7 +3,7 @@
 //! read again and re-apply, up to `writeback.max-attempts`. A PATCH is never sent without
 //! `If-Match`, and only our fields are sent, so another user's concurrent change is kept.
 
-use mlc_plugin_sdk::{CarrierShipment, Error, Result, TrackingEvent, TrackingStatus, log};
+use mlc_plugin_sdk::{CarrierShipment, Error, Result, TrackingEvent, TrackingStatus};
 use serde_json::{Map, Value};
 
 use crate::api::Entity;
@@ -36,7 +36,7 @@ pub fn update_shipment(ifs: &Ifs<'_>, erp_id: &str, desired: &dyn Fn(&Entity) ->
         if resp.status != 412 {
             return Err(crate::api::status_error(&resp, &format!("PATCH {what}")));
         }
-        log!(Info, "PATCH {what}: record changed by someone else (412), re-reading (attempt {attempt} of {attempts})");
+        crate::log_info(&format!("PATCH {what}: record changed by someone else (412), re-reading (attempt {attempt} of {attempts})"));
     }
     Err(Error::Conflict(format!("{what} kept changing underneath: {attempts} writes refused with 412 Precondition Failed")))
 }
