@@ -582,6 +582,7 @@ async fn rate(
     };
     let body = parse_body(&body)?;
     req_obj(&body, &["RateRequest", "Request"])?;
+    req_str(&body, &["RateRequest", "Request", "RequestOption"])?;
     let ship = req_obj(&body, &["RateRequest", "Shipment"])?;
     let shipper = parse_party(ship, &["Shipper"], false, false).map_err(|_| missing("RateRequest.Shipment.Shipper.Address"))?;
     let ship_to = parse_party(ship, &["ShipTo"], false, false).map_err(|_| missing("RateRequest.Shipment.ShipTo.Address"))?;
@@ -1027,10 +1028,9 @@ async fn track_reference(State(st): State<Arc<UpsState>>, Path(r): Path<String>,
 }
 
 fn ta_err(status: StatusCode, code: &str, message: &str, invalid: Option<&[String]>) -> Response {
+    // The v2 schema requires the list even when no number was at fault.
     let mut m = Map::new();
-    if let Some(inv) = invalid {
-        m.insert("invalidTrackingNumbers".into(), json!(inv));
-    }
+    m.insert("invalidTrackingNumbers".into(), json!(invalid.unwrap_or(&[])));
     m.insert("response".into(), json!({"errors": [{"code": code, "message": message}]}));
     (status, axum::Json(Value::Object(m))).into_response()
 }
@@ -1216,6 +1216,8 @@ fn qv_record(d: &UpsData, account: &str, idx: usize, e: &model::TrackEvent, out:
                         "AddressLine1": s.ship_to.lines.first().cloned().unwrap_or_default(),
                         "City": s.ship_to.city, "PostalCode": s.ship_to.postal.replace(' ', ""), "CountryCode": s.ship_to.country}},
                     "ReferenceNumber": qv_refs(s),
+                    "ConsigneeBillIndicator": "",
+                    "CollectBillIndicator": "",
                     "Service": {"Code": format!("0{}", s.service)},
                     "PickupDate": date,
                     "ScheduledDeliveryDate": s.scheduled.format("%Y%m%d").to_string(),
@@ -1250,7 +1252,21 @@ fn qv_record(d: &UpsData, account: &str, idx: usize, e: &model::TrackEvent, out:
                         push(out, "Exception", Value::Object(rec));
                     }
                     ("D", _) => {
-                        rec.insert("DeliveryLocation".into(), json!({"Code": "M1", "Description": "Front Desk", "SignedForByName": "RECEIVING"}));
+                        let mut afa = Map::new();
+                        afa.insert("ConsigneeName".into(), json!(s.ship_to.name.chars().take(35).collect::<String>()));
+                        afa.insert("StreetName".into(), json!(s.ship_to.lines.first().cloned().unwrap_or_default().chars().take(50).collect::<String>()));
+                        afa.insert("PoliticalDivision2".into(), json!(s.ship_to.city));
+                        if (1..=5).contains(&s.ship_to.state.len()) {
+                            afa.insert("PoliticalDivision1".into(), json!(s.ship_to.state));
+                        }
+                        afa.insert("CountryCode".into(), json!(s.ship_to.country));
+                        if !s.ship_to.postal.is_empty() {
+                            afa.insert("PostcodePrimaryLow".into(), json!(s.ship_to.postal.chars().take(15).collect::<String>()));
+                        }
+                        rec.insert(
+                            "DeliveryLocation".into(),
+                            json!({"AddressArtifactFormat": Value::Object(afa), "Code": "M1", "Description": "Front Desk", "SignedForByName": "RECEIVING"}),
+                        );
                         push(out, "Delivery", Value::Object(rec));
                     }
                     _ => {

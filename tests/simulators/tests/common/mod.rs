@@ -100,7 +100,8 @@ pub fn rate_request(account: &str, service: Option<&str>) -> Value {
     if let Some(s) = service {
         shipment["Service"] = json!({"Code": s, "Description": "Service"});
     }
-    json!({"RateRequest": {"Request": {"TransactionReference": {"CustomerContext": "rate-test"}}, "Shipment": shipment}})
+    let option = if service.is_some() { "Rate" } else { "Shop" };
+    json!({"RateRequest": {"Request": {"RequestOption": option, "TransactionReference": {"CustomerContext": "rate-test"}}, "Shipment": shipment}})
 }
 
 /// A tiny webhook receiver that records every POST (headers + body).
