@@ -1,8 +1,8 @@
 //! IFS OData wire shapes: collection envelopes, entities (as JSON maps, because field names are
 //! configuration), the error body, and the mapping of HTTP failures to contract errors.
 
-use mlc_plugin_sdk::http::{Response, snippet};
 use mlc_plugin_sdk::Error;
+use mlc_plugin_sdk::http::{Response, snippet};
 use serde::Deserialize;
 use serde_json::{Map, Value};
 
@@ -62,7 +62,11 @@ pub fn vendor_error(resp: &Response) -> (String, String) {
             let mut message = b.error.message.unwrap_or_default();
             for d in b.error.details.into_iter().filter_map(|d| d.message) {
                 if !message.contains(&d) {
-                    message = if message.is_empty() { d } else { format!("{message} ({d})") };
+                    message = if message.is_empty() {
+                        d
+                    } else {
+                        format!("{message} ({d})")
+                    };
                 }
             }
             (b.error.code.unwrap_or_default(), message)
@@ -107,7 +111,10 @@ mod tests {
     fn resp(status: u16, body: &str, headers: &[(&str, &str)]) -> Response {
         Response {
             status,
-            headers: headers.iter().map(|(k, v)| ((*k).to_owned(), (*v).to_owned())).collect(),
+            headers: headers
+                .iter()
+                .map(|(k, v)| ((*k).to_owned(), (*v).to_owned()))
+                .collect(),
             body: body.as_bytes().to_vec(),
         }
     }
@@ -126,7 +133,14 @@ mod tests {
 
     #[test]
     fn maps_ifs_errors() {
-        let e = status_error(&resp(400, r#"{"error":{"code":"ODP_VALIDATION_ERROR","message":"Bad","details":[{"message":"ORA-20110: mandatory"}]}}"#, &[]), "POST charge");
+        let e = status_error(
+            &resp(
+                400,
+                r#"{"error":{"code":"ODP_VALIDATION_ERROR","message":"Bad","details":[{"message":"ORA-20110: mandatory"}]}}"#,
+                &[],
+            ),
+            "POST charge",
+        );
         match e {
             Error::Rejected(v) => {
                 assert_eq!(v.status, 400);
@@ -135,27 +149,85 @@ mod tests {
             }
             other => panic!("{other:?}"),
         }
-        assert!(matches!(status_error(&resp(401, r#"{"error":{"code":"UNAUTHORIZED","message":"expired"}}"#, &[]), "GET"), Error::Unauthorized(_)));
-        match status_error(&resp(404, r#"{"error":{"code":"ODP_RESOURCE_NOTFOUND","message":"gone"}}"#, &[]), "GET ShipmentSet(ShipmentId=1)") {
-            Error::NotFound(m) => assert!(m.contains("ODP_RESOURCE_NOTFOUND") && m.contains("ShipmentId=1")),
+        assert!(matches!(
+            status_error(
+                &resp(
+                    401,
+                    r#"{"error":{"code":"UNAUTHORIZED","message":"expired"}}"#,
+                    &[]
+                ),
+                "GET"
+            ),
+            Error::Unauthorized(_)
+        ));
+        match status_error(
+            &resp(
+                404,
+                r#"{"error":{"code":"ODP_RESOURCE_NOTFOUND","message":"gone"}}"#,
+                &[],
+            ),
+            "GET ShipmentSet(ShipmentId=1)",
+        ) {
+            Error::NotFound(m) => {
+                assert!(m.contains("ODP_RESOURCE_NOTFOUND") && m.contains("ShipmentId=1"))
+            }
             other => panic!("{other:?}"),
         }
-        assert!(matches!(status_error(&resp(412, r#"{"error":{"code":"ODP_PRECONDITION_FAILED","message":"m"}}"#, &[]), "PATCH"), Error::Conflict(_)));
-        match status_error(&resp(428, r#"{"error":{"code":"ODP_MISSING_PRECONDITION","message":"m"}}"#, &[]), "PATCH") {
-            Error::Internal(m) => assert!(m.starts_with("bug:") && m.contains("ODP_MISSING_PRECONDITION")),
+        assert!(matches!(
+            status_error(
+                &resp(
+                    412,
+                    r#"{"error":{"code":"ODP_PRECONDITION_FAILED","message":"m"}}"#,
+                    &[]
+                ),
+                "PATCH"
+            ),
+            Error::Conflict(_)
+        ));
+        match status_error(
+            &resp(
+                428,
+                r#"{"error":{"code":"ODP_MISSING_PRECONDITION","message":"m"}}"#,
+                &[],
+            ),
+            "PATCH",
+        ) {
+            Error::Internal(m) => {
+                assert!(m.starts_with("bug:") && m.contains("ODP_MISSING_PRECONDITION"))
+            }
             other => panic!("{other:?}"),
         }
-        match status_error(&resp(429, r#"{"error":{"code":"ODP_TOO_MANY_REQUESTS","message":"m"}}"#, &[("retry-after", "12")]), "GET") {
+        match status_error(
+            &resp(
+                429,
+                r#"{"error":{"code":"ODP_TOO_MANY_REQUESTS","message":"m"}}"#,
+                &[("retry-after", "12")],
+            ),
+            "GET",
+        ) {
             Error::RateLimited(r) => assert_eq!(r.retry_after_ms, Some(12_000)),
             other => panic!("{other:?}"),
         }
-        match status_error(&resp(503, "<html>down</html>", &[("retry-after", "3")]), "GET") {
+        match status_error(
+            &resp(503, "<html>down</html>", &[("retry-after", "3")]),
+            "GET",
+        ) {
             Error::Unavailable(r) => {
                 assert_eq!(r.retry_after_ms, Some(3000));
                 assert!(r.message.contains("<html>down"));
             }
             other => panic!("{other:?}"),
         }
-        assert!(matches!(status_error(&resp(500, r#"{"error":{"code":"MI_MODIFIED_ERROR","message":"m"}}"#, &[]), "GET"), Error::Unavailable(_)));
+        assert!(matches!(
+            status_error(
+                &resp(
+                    500,
+                    r#"{"error":{"code":"MI_MODIFIED_ERROR","message":"m"}}"#,
+                    &[]
+                ),
+                "GET"
+            ),
+            Error::Unavailable(_)
+        ));
     }
 }

@@ -25,13 +25,19 @@ impl Ifs<'_> {
     /// Sends a request; a non-2xx status becomes the contract error for `what`.
     pub fn send(&self, req: HttpRequest, what: &str) -> Result<Response> {
         let resp = self.t.send(req)?;
-        if resp.is_success() { Ok(resp) } else { Err(api::status_error(&resp, what)) }
+        if resp.is_success() {
+            Ok(resp)
+        } else {
+            Err(api::status_error(&resp, what))
+        }
     }
 
     /// GETs one collection page.
     pub fn collection(&self, url: &str, what: &str) -> Result<Collection> {
-        let req = HttpRequest::new(Method::Get, url.to_owned())
-            .header("prefer", &format!("odata.maxpagesize={}", self.s.poll.page_size));
+        let req = HttpRequest::new(Method::Get, url.to_owned()).header(
+            "prefer",
+            &format!("odata.maxpagesize={}", self.s.poll.page_size),
+        );
         self.send(req, what)?.json()
     }
 
@@ -43,9 +49,14 @@ impl Ifs<'_> {
             let Some(u) = next.take() else { return Ok(out) };
             let page = self.collection(&u, what)?;
             out.extend(page.value);
-            next = page.next_link.map(|l| odata::checked_next_link(self.s, service_url, &l)).transpose()?;
+            next = page
+                .next_link
+                .map(|l| odata::checked_next_link(self.s, service_url, &l))
+                .transpose()?;
         }
-        Err(Error::internal(format!("{what}: more than {MAX_FOLLOWED_PAGES} pages")))
+        Err(Error::internal(format!(
+            "{what}: more than {MAX_FOLLOWED_PAGES} pages"
+        )))
     }
 
     /// GETs one entity and its ETag (`@odata.etag`, else the `ETag` header).
@@ -68,8 +79,17 @@ impl Ifs<'_> {
 
     /// `…/ShipmentSet(ShipmentId=10042)`; a malformed id is `invalid-input`.
     pub fn shipment_url(&self, erp_id: &str) -> Result<String> {
-        let lit = odata::key_lit(self.s.key_type, erp_id, &mapping::subject(erp_id), &self.s.shipment_key)?;
-        Ok(odata::entity_url(&self.shipments_url(), &self.s.shipment_key, &lit))
+        let lit = odata::key_lit(
+            self.s.key_type,
+            erp_id,
+            &mapping::subject(erp_id),
+            &self.s.shipment_key,
+        )?;
+        Ok(odata::entity_url(
+            &self.shipments_url(),
+            &self.s.shipment_key,
+            &lit,
+        ))
     }
 
     /// Handling units of several shipments, grouped by shipment id, in key order. Nested units
@@ -81,7 +101,12 @@ impl Ifs<'_> {
         for chunk in ids.chunks(p.batch_size) {
             let mut lits = Vec::with_capacity(chunk.len());
             for id in chunk {
-                lits.push(odata::key_lit(self.s.key_type, id, &mapping::subject(id), &p.shipment_field)?);
+                lits.push(odata::key_lit(
+                    self.s.key_type,
+                    id,
+                    &mapping::subject(id),
+                    &p.shipment_field,
+                )?);
             }
             let url = format!(
                 "{service}/{}{}",
@@ -106,7 +131,13 @@ impl Ifs<'_> {
     /// `get-shipment`: the header, its handling units, mapped; `version` is the ETag.
     pub fn get_shipment(&self, erp_id: &str) -> Result<Shipment> {
         let url = self.shipment_url(erp_id)?;
-        let (rec, etag) = self.entity(&url, &format!("GET {}({}={erp_id})", self.s.shipment_set, self.s.shipment_key))?;
+        let (rec, etag) = self.entity(
+            &url,
+            &format!(
+                "GET {}({}={erp_id})",
+                self.s.shipment_set, self.s.shipment_key
+            ),
+        )?;
         let id = mapping::key_of(&rec, &self.s.shipment_key).unwrap_or_else(|| erp_id.to_owned());
         let hus = self.handling_units(std::slice::from_ref(&id))?;
         let refs: Vec<&Entity> = hus.get(&id).map(|v| v.iter().collect()).unwrap_or_default();

@@ -186,7 +186,11 @@ impl Reader<'_> {
     fn ident(&self, key: &str, default: &str, allow_empty: bool) -> Result<String> {
         let v = self.string(key, default);
         if v.is_empty() {
-            return if allow_empty { Ok(v) } else { Err(bad(key, "must not be empty")) };
+            return if allow_empty {
+                Ok(v)
+            } else {
+                Err(bad(key, "must not be empty"))
+            };
         }
         check_ident(key, &v)?;
         Ok(v)
@@ -203,13 +207,20 @@ impl Reader<'_> {
     }
 
     fn list(&self, key: &str, default: &str) -> Vec<String> {
-        self.string(key, default).split(',').map(str::trim).filter(|p| !p.is_empty()).map(str::to_owned).collect()
+        self.string(key, default)
+            .split(',')
+            .map(str::trim)
+            .filter(|p| !p.is_empty())
+            .map(str::to_owned)
+            .collect()
     }
 
     fn number<T: std::str::FromStr>(&self, key: &str, default: T) -> Result<T> {
         match self.opt(key) {
             None => Ok(default),
-            Some(v) => v.parse().map_err(|_| bad(key, format!("`{v}` is not a valid number"))),
+            Some(v) => v
+                .parse()
+                .map_err(|_| bad(key, format!("`{v}` is not a valid number"))),
         }
     }
 
@@ -226,9 +237,17 @@ impl Reader<'_> {
 
 /// An OData property, entity set or navigation name: letters, digits, `_` and IFS's `Cf$_`.
 fn check_ident(key: &str, v: &str) -> Result<()> {
-    let ok = v.chars().next().is_some_and(|c| c.is_ascii_alphabetic() || c == '_')
-        && v.chars().all(|c| c.is_ascii_alphanumeric() || c == '_' || c == '$');
-    if ok { Ok(()) } else { Err(bad(key, format!("`{v}` is not an OData identifier"))) }
+    let ok = v
+        .chars()
+        .next()
+        .is_some_and(|c| c.is_ascii_alphabetic() || c == '_')
+        && v.chars()
+            .all(|c| c.is_ascii_alphanumeric() || c == '_' || c == '$');
+    if ok {
+        Ok(())
+    } else {
+        Err(bad(key, format!("`{v}` is not an OData identifier")))
+    }
 }
 
 /// The default tracking-status texts (as the IFS simulator's seed writes them).
@@ -262,13 +281,21 @@ impl Settings {
     /// Reads and validates every setting.
     pub fn from_lookup(get: &dyn Fn(&str) -> Option<String>) -> Result<Settings> {
         let r = Reader { get };
-        let host = r.opt("host").ok_or_else(|| bad("host", "is required (e.g. `https://acme.ifs.cloud`)"))?;
+        let host = r
+            .opt("host")
+            .ok_or_else(|| bad("host", "is required (e.g. `https://acme.ifs.cloud`)"))?;
         let origin = parse_origin(&host)?;
         let api_root = r.string("api-root", "main");
         if !matches!(api_root.as_str(), "main" | "int") {
-            return Err(bad("api-root", format!("`{api_root}` must be `main` or `int`")));
+            return Err(bad(
+                "api-root",
+                format!("`{api_root}` must be `main` or `int`"),
+            ));
         }
-        let base_path = r.string("base-path", &format!("/{api_root}/ifsapplications/projection/v1"));
+        let base_path = r.string(
+            "base-path",
+            &format!("/{api_root}/ifsapplications/projection/v1"),
+        );
         let base_path = format!("/{}", base_path.trim_matches('/'));
         if base_path.contains(['?', '#', ' ']) {
             return Err(bad("base-path", "must be a plain path"));
@@ -278,7 +305,12 @@ impl Settings {
         let key_type = match r.string("shipment.key-type", "number").as_str() {
             "number" => KeyType::Number,
             "string" => KeyType::String,
-            other => return Err(bad("shipment.key-type", format!("`{other}` must be `number` or `string`"))),
+            other => {
+                return Err(bad(
+                    "shipment.key-type",
+                    format!("`{other}` must be `number` or `string`"),
+                ));
+            }
         };
 
         let fields = ShipmentFields {
@@ -288,7 +320,10 @@ impl Settings {
             ship_via: r.ident("fields.ship-via", "ShipViaCode", false)?,
             name: r.ident("fields.name", "ReceiverAddressName", false)?,
             attention: r.ident("fields.attention", "ReceiverContact", true)?,
-            address_lines: r.ident_list("fields.address-lines", "ReceiverAddress1,ReceiverAddress2,ReceiverAddress3")?,
+            address_lines: r.ident_list(
+                "fields.address-lines",
+                "ReceiverAddress1,ReceiverAddress2,ReceiverAddress3",
+            )?,
             city: r.ident("fields.city", "ReceiverCity", false)?,
             state: r.ident("fields.state", "ReceiverState", true)?,
             postal_code: r.ident("fields.postal-code", "ReceiverZipCode", false)?,
@@ -325,23 +360,45 @@ impl Settings {
             "keyset" => Paging::Keyset,
             "next-link" => Paging::NextLink,
             "skip" => Paging::Skip,
-            other => return Err(bad("poll.paging", format!("`{other}` must be `keyset`, `next-link` or `skip`"))),
+            other => {
+                return Err(bad(
+                    "poll.paging",
+                    format!("`{other}` must be `keyset`, `next-link` or `skip`"),
+                ));
+            }
         };
         let state_filter = match r.string("poll.state-filter", "server").as_str() {
             "server" => StateFilter::Server,
             "client" => StateFilter::Client,
-            other => return Err(bad("poll.state-filter", format!("`{other}` must be `server` or `client`"))),
+            other => {
+                return Err(bad(
+                    "poll.state-filter",
+                    format!("`{other}` must be `server` or `client`"),
+                ));
+            }
         };
-        let state_enum = r.string("poll.state-enum", &format!("IfsApp.{shipment_projection}.ShipmentState"));
-        if state_enum.is_empty() || !state_enum.chars().all(|c| c.is_ascii_alphanumeric() || c == '_' || c == '.') {
-            return Err(bad("poll.state-enum", format!("`{state_enum}` is not a qualified enumeration type")));
+        let state_enum = r.string(
+            "poll.state-enum",
+            &format!("IfsApp.{shipment_projection}.ShipmentState"),
+        );
+        if state_enum.is_empty()
+            || !state_enum
+                .chars()
+                .all(|c| c.is_ascii_alphanumeric() || c == '_' || c == '.')
+        {
+            return Err(bad(
+                "poll.state-enum",
+                format!("`{state_enum}` is not a qualified enumeration type"),
+            ));
         }
         let start_from_ms = match r.opt("poll.start-from") {
             None => None,
-            Some(v) => Some(
-                crate::odata::parse_timestamp(&v)
-                    .ok_or_else(|| bad("poll.start-from", format!("`{v}` is not an ISO 8601 timestamp")))?,
-            ),
+            Some(v) => Some(crate::odata::parse_timestamp(&v).ok_or_else(|| {
+                bad(
+                    "poll.start-from",
+                    format!("`{v}` is not an ISO 8601 timestamp"),
+                )
+            })?),
         };
         let overlap_s: i64 = r.number("poll.overlap-seconds", 60)?;
         if !(0..=86_400).contains(&overlap_s) {
@@ -363,27 +420,58 @@ impl Settings {
         let mut status_values = default_status_values();
         for (k, v) in r.json_object("writeback.status-values")? {
             if !status_values.contains_key(&k) {
-                return Err(bad("writeback.status-values", format!("unknown tracking status `{k}`")));
+                return Err(bad(
+                    "writeback.status-values",
+                    format!("unknown tracking status `{k}`"),
+                ));
             }
             let Value::String(text) = v else {
-                return Err(bad("writeback.status-values", format!("value of `{k}` must be a string")));
+                return Err(bad(
+                    "writeback.status-values",
+                    format!("value of `{k}` must be a string"),
+                ));
             };
             status_values.insert(k, text);
         }
         let date_format = match r.string("writeback.date-format", "datetime").as_str() {
             "datetime" => DateFormat::DateTime,
             "date" => DateFormat::Date,
-            other => return Err(bad("writeback.date-format", format!("`{other}` must be `datetime` or `date`"))),
+            other => {
+                return Err(bad(
+                    "writeback.date-format",
+                    format!("`{other}` must be `datetime` or `date`"),
+                ));
+            }
         };
         let writeback = WritebackSettings {
             tracking_number_field: r.ident("writeback.tracking-number-field", "ProNo", false)?,
             carrier_shipment_id_field: r.ident("writeback.carrier-shipment-id-field", "", true)?,
-            all_tracking_numbers_field: r.ident("writeback.all-tracking-numbers-field", "", true)?,
+            all_tracking_numbers_field: r.ident(
+                "writeback.all-tracking-numbers-field",
+                "",
+                true,
+            )?,
             status_field: r.ident("writeback.status-field", "Cf$_TrackingStatus", true)?,
-            event_code_field: r.ident("writeback.event-code-field", "Cf$_TrackingEventCode", true)?,
-            last_event_field: r.ident("writeback.last-event-field", "Cf$_TrackingLastEvent", true)?,
-            event_date_field: r.ident("writeback.event-date-field", "Cf$_TrackingEventDate", true)?,
-            delivered_date_field: r.ident("writeback.delivered-date-field", "Cf$_DeliveredDate", true)?,
+            event_code_field: r.ident(
+                "writeback.event-code-field",
+                "Cf$_TrackingEventCode",
+                true,
+            )?,
+            last_event_field: r.ident(
+                "writeback.last-event-field",
+                "Cf$_TrackingLastEvent",
+                true,
+            )?,
+            event_date_field: r.ident(
+                "writeback.event-date-field",
+                "Cf$_TrackingEventDate",
+                true,
+            )?,
+            delivered_date_field: r.ident(
+                "writeback.delivered-date-field",
+                "Cf$_DeliveredDate",
+                true,
+            )?,
             date_format,
             last_event_max_len: r.number("writeback.last-event-max-len", 200usize)?.max(1),
             status_values,
@@ -393,7 +481,10 @@ impl Settings {
         let mut code_part_fields = BTreeMap::new();
         for (k, v) in r.json_object("freight.code-part-fields")? {
             let Value::String(field) = v else {
-                return Err(bad("freight.code-part-fields", format!("value of `{k}` must be a field name")));
+                return Err(bad(
+                    "freight.code-part-fields",
+                    format!("value of `{k}` must be a field name"),
+                ));
             };
             check_ident("freight.code-part-fields", &field)?;
             code_part_fields.insert(k, field);
@@ -446,9 +537,14 @@ fn parse_origin(host: &str) -> Result<String> {
         None => ("https", host),
     };
     let ok = !rest.is_empty()
-        && rest.chars().all(|c| c.is_ascii_alphanumeric() || matches!(c, '.' | '-' | ':' | '[' | ']'));
+        && rest
+            .chars()
+            .all(|c| c.is_ascii_alphanumeric() || matches!(c, '.' | '-' | ':' | '[' | ']'));
     if !ok {
-        return Err(bad("host", format!("`{host}` must be a host name with optional port and no path")));
+        return Err(bad(
+            "host",
+            format!("`{host}` must be a host name with optional port and no path"),
+        ));
     }
     Ok(format!("{scheme}://{}", rest.to_ascii_lowercase()))
 }
@@ -458,7 +554,10 @@ mod tests {
     use super::*;
 
     fn settings(pairs: &[(&str, &str)]) -> Result<Settings> {
-        let map: BTreeMap<String, String> = pairs.iter().map(|(k, v)| ((*k).to_owned(), (*v).to_owned())).collect();
+        let map: BTreeMap<String, String> = pairs
+            .iter()
+            .map(|(k, v)| ((*k).to_owned(), (*v).to_owned()))
+            .collect();
         Settings::from_lookup(&move |k| map.get(k).cloned())
     }
 
@@ -466,7 +565,10 @@ mod tests {
     fn defaults_follow_the_reference() {
         let s = settings(&[("host", "acme.ifs.cloud")]).unwrap();
         assert_eq!(s.origin, "https://acme.ifs.cloud");
-        assert_eq!(s.service_url("ShipmentHandling"), "https://acme.ifs.cloud/main/ifsapplications/projection/v1/ShipmentHandling.svc");
+        assert_eq!(
+            s.service_url("ShipmentHandling"),
+            "https://acme.ifs.cloud/main/ifsapplications/projection/v1/ShipmentHandling.svc"
+        );
         assert_eq!(s.poll.state_enum, "IfsApp.ShipmentHandling.ShipmentState");
         assert_eq!(s.poll.paging, Paging::Keyset);
         assert_eq!(s.poll.overlap_ms, 60_000);
@@ -485,7 +587,10 @@ mod tests {
             ("writeback.status-values", r#"{"delivered":"DELIVERED"}"#),
         ])
         .unwrap();
-        assert_eq!(s.service_url("X"), "http://127.0.0.1:8080/int/ifsapplications/projection/v1/X.svc");
+        assert_eq!(
+            s.service_url("X"),
+            "http://127.0.0.1:8080/int/ifsapplications/projection/v1/X.svc"
+        );
         assert_eq!(s.writeback.tracking_number_field, "AirwayBillNo");
         assert_eq!(s.sites, vec!["AC1", "AC2"]);
         assert_eq!(s.writeback.status_values["delivered"], "DELIVERED");
@@ -499,11 +604,29 @@ mod tests {
             other => panic!("{other:?}"),
         };
         assert_eq!(key_of(settings(&[])), "host");
-        assert_eq!(key_of(settings(&[("host", "x"), ("api-root", "dev")])), "api-root");
-        assert_eq!(key_of(settings(&[("host", "x"), ("fields.postal-code", "Zip eq 1")])), "fields.postal-code");
-        assert_eq!(key_of(settings(&[("host", "x"), ("poll.paging", "cursor")])), "poll.paging");
+        assert_eq!(
+            key_of(settings(&[("host", "x"), ("api-root", "dev")])),
+            "api-root"
+        );
+        assert_eq!(
+            key_of(settings(&[
+                ("host", "x"),
+                ("fields.postal-code", "Zip eq 1")
+            ])),
+            "fields.postal-code"
+        );
+        assert_eq!(
+            key_of(settings(&[("host", "x"), ("poll.paging", "cursor")])),
+            "poll.paging"
+        );
         assert_eq!(key_of(settings(&[("host", "ftp://x")])), "host");
         assert_eq!(key_of(settings(&[("host", "x/path")])), "host");
-        assert_eq!(key_of(settings(&[("host", "x"), ("writeback.status-values", r#"{"lost":"L"}"#)])), "writeback.status-values");
+        assert_eq!(
+            key_of(settings(&[
+                ("host", "x"),
+                ("writeback.status-values", r#"{"lost":"L"}"#)
+            ])),
+            "writeback.status-values"
+        );
     }
 }

@@ -37,12 +37,20 @@ pub(crate) fn log_info(message: &str) {
 
 fn with_ifs<T>(f: impl FnOnce(&Ifs<'_>) -> Result<T, Error>) -> Result<T, Error> {
     let settings = Settings::from_lookup(&host::config::get)?;
-    let transport = Wasi { timeout: Duration::from_millis(settings.timeout_ms) };
-    f(&Ifs { s: &settings, t: &transport })
+    let transport = Wasi {
+        timeout: Duration::from_millis(settings.timeout_ms),
+    };
+    f(&Ifs {
+        s: &settings,
+        t: &transport,
+    })
 }
 
 impl Guest for Component {
-    fn list_ready_shipments(cursor: Option<String>, page: Option<String>) -> Result<ReadyPage, Error> {
+    fn list_ready_shipments(
+        cursor: Option<String>,
+        page: Option<String>,
+    ) -> Result<ReadyPage, Error> {
         with_ifs(|ifs| poll::list_ready(ifs, cursor, page))
     }
 
@@ -51,7 +59,11 @@ impl Guest for Component {
     }
 
     fn record_carrier_shipment(erp_id: String, shipment: CarrierShipment) -> Result<(), Error> {
-        with_ifs(|ifs| writeback::update_shipment(ifs, &erp_id, &|rec| writeback::carrier_fields(ifs.s, &erp_id, &shipment, rec)))
+        with_ifs(|ifs| {
+            writeback::update_shipment(ifs, &erp_id, &|rec| {
+                writeback::carrier_fields(ifs.s, &erp_id, &shipment, rec)
+            })
+        })
     }
 
     fn record_freight_cost(charge: FreightCharge) -> Result<FreightOutcome, Error> {

@@ -45,7 +45,10 @@ use crate::api::{self, Entity};
 use crate::client::Ifs;
 use crate::config::{KeyType, Paging, Settings, StateFilter};
 use crate::mapping;
-use crate::odata::{self, and_all, any_of, enum_lit, format_timestamp, is_timestamp_literal, key_lit, parse_timestamp, string_lit};
+use crate::odata::{
+    self, and_all, any_of, enum_lit, format_timestamp, is_timestamp_literal, key_lit,
+    parse_timestamp, string_lit,
+};
 
 /// What a committed cursor remembers.
 #[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
@@ -85,7 +88,13 @@ impl Cursor {
     }
 
     pub fn decode(raw: &str) -> Result<Cursor> {
-        serde_json::from_str(raw).map_err(|e| Error::invalid_input("cursor", "cursor", format!("not a cursor of this connector: {e}")))
+        serde_json::from_str(raw).map_err(|e| {
+            Error::invalid_input(
+                "cursor",
+                "cursor",
+                format!("not a cursor of this connector: {e}"),
+            )
+        })
     }
 }
 
@@ -163,7 +172,11 @@ fn base_filter(s: &Settings, start: &Cursor) -> Vec<String> {
         clauses.push(format!("{} ge {}", p.modified_field, format_timestamp(t)));
     }
     if p.state_filter == StateFilter::Server && !p.state_field.is_empty() && !p.states.is_empty() {
-        let lits: Vec<String> = p.states.iter().map(|st| enum_lit(&p.state_enum, st)).collect();
+        let lits: Vec<String> = p
+            .states
+            .iter()
+            .map(|st| enum_lit(&p.state_enum, st))
+            .collect();
         clauses.push(any_of(&p.state_field, &lits));
     }
     if let (Some(c), false) = (&s.company, s.fields.company.is_empty()) {
@@ -183,10 +196,17 @@ fn base_filter(s: &Settings, start: &Cursor) -> Vec<String> {
 fn after_clause(s: &Settings, a: &Anchor) -> Result<String> {
     let m = &s.poll.modified_field;
     if !is_timestamp_literal(&a.ts) {
-        return Err(Error::internal(format!("cannot page after timestamp `{}`", a.ts)));
+        return Err(Error::internal(format!(
+            "cannot page after timestamp `{}`",
+            a.ts
+        )));
     }
     let k = key_lit(s.key_type, &a.key, "page", &s.shipment_key)?;
-    Ok(format!("{m} gt {ts} or ({m} eq {ts} and {key} gt {k})", ts = a.ts, key = s.shipment_key))
+    Ok(format!(
+        "{m} gt {ts} or ({m} eq {ts} and {key} gt {k})",
+        ts = a.ts,
+        key = s.shipment_key
+    ))
 }
 
 /// The URL of the page described by `tok`.
@@ -207,7 +227,10 @@ fn page_url(ifs: &Ifs<'_>, tok: &PageToken) -> Result<String> {
     if let Some(f) = and_all(&clauses) {
         opts.push(("$filter", f));
     }
-    opts.push(("$orderby", format!("{} asc,{} asc", s.poll.modified_field, s.shipment_key)));
+    opts.push((
+        "$orderby",
+        format!("{} asc,{} asc", s.poll.modified_field, s.shipment_key),
+    ));
     match tok.mode {
         Paging::Keyset => opts.push(("$top", s.poll.page_size.to_string())),
         Paging::Skip => {
@@ -221,13 +244,26 @@ fn page_url(ifs: &Ifs<'_>, tok: &PageToken) -> Result<String> {
 }
 
 /// One poll page: see the module docs.
-pub fn list_ready(ifs: &Ifs<'_>, cursor: Option<String>, page: Option<String>) -> Result<ReadyPage> {
+pub fn list_ready(
+    ifs: &Ifs<'_>,
+    cursor: Option<String>,
+    page: Option<String>,
+) -> Result<ReadyPage> {
     let s = ifs.s;
     let mut tok = match page {
-        Some(raw) => serde_json::from_str::<PageToken>(&raw)
-            .map_err(|e| Error::invalid_input("page", "page", format!("not a page token of this connector: {e}")))?,
+        Some(raw) => serde_json::from_str::<PageToken>(&raw).map_err(|e| {
+            Error::invalid_input(
+                "page",
+                "page",
+                format!("not a page token of this connector: {e}"),
+            )
+        })?,
         None => {
-            let start = cursor.as_deref().map(Cursor::decode).transpose()?.unwrap_or_default();
+            let start = cursor
+                .as_deref()
+                .map(Cursor::decode)
+                .transpose()?
+                .unwrap_or_default();
             PageToken::fresh(s.poll.paging, start)
         }
     };
@@ -246,29 +282,39 @@ pub fn list_ready(ifs: &Ifs<'_>, cursor: Option<String>, page: Option<String>) -
     let mut kept: Vec<(String, Option<i64>, &Entity)> = Vec::new();
     let mut last: Option<Anchor> = None;
     for row in &coll.value {
-        let id = mapping::key_of(row, &s.shipment_key)
-            .ok_or_else(|| Error::internal(format!("a {} record has no `{}`", s.shipment_set, s.shipment_key)))?;
+        let id = mapping::key_of(row, &s.shipment_key).ok_or_else(|| {
+            Error::internal(format!(
+                "a {} record has no `{}`",
+                s.shipment_set, s.shipment_key
+            ))
+        })?;
         let ts_raw = mapping::text(row, &s.poll.modified_field);
         let ts = ts_raw.as_deref().and_then(parse_timestamp);
-        let version = api::etag_of(row, None).or_else(|| ts_raw.clone()).unwrap_or_default();
+        let version = api::etag_of(row, None)
+            .or_else(|| ts_raw.clone())
+            .unwrap_or_default();
         let mut again = false;
         if let (Some(raw), Some(_)) = (&ts_raw, ts) {
-            let here = Anchor { ts: raw.clone(), key: id.clone() };
+            let here = Anchor {
+                ts: raw.clone(),
+                key: id.clone(),
+            };
             if tok.hold {
                 again = tok.read.get(&id).is_some_and(|(v, _)| *v == version);
             }
-            if offset_mode {
-                if let Some((v, at)) = tok.read.get(&id)
-                    && *v != version
-                {
-                    let earlier = match &restart {
-                        Some(Restart::From(r)) => at.cmp(r, s.key_type) == Ordering::Less,
-                        Some(Restart::Beginning) => false,
-                        None => true,
-                    };
-                    if earlier {
-                        restart = Some(Restart::From(at.clone()));
-                    }
+            if offset_mode
+                && let Some((v, at)) = tok.read.get(&id)
+                && *v != version
+            {
+                // A record read earlier in this poll came back changed: the offsets behind it
+                // may have shifted, so re-read from its old position (the earliest such one).
+                let earlier = match &restart {
+                    Some(Restart::From(r)) => at.cmp(r, s.key_type) == Ordering::Less,
+                    Some(Restart::Beginning) => false,
+                    None => true,
+                };
+                if earlier {
+                    restart = Some(Restart::From(at.clone()));
                 }
             }
             if tok.hold {
@@ -286,26 +332,43 @@ pub fn list_ready(ifs: &Ifs<'_>, cursor: Option<String>, page: Option<String>) -
         }
         if s.poll.state_filter == StateFilter::Client {
             let state = mapping::text(row, &s.poll.state_field).unwrap_or_default();
-            if !s.poll.states.iter().any(|st| *st == state) {
+            if !s.poll.states.contains(&state) {
                 continue;
             }
         }
         kept.push((id, ts, row));
     }
 
-    let ids: Vec<String> = kept.iter().filter(|(_, ts, _)| ts.is_some()).map(|(id, _, _)| id.clone()).collect();
-    let hus = if ids.is_empty() { BTreeMap::new() } else { ifs.handling_units(&ids)? };
+    let ids: Vec<String> = kept
+        .iter()
+        .filter(|(_, ts, _)| ts.is_some())
+        .map(|(id, _, _)| id.clone())
+        .collect();
+    let hus = if ids.is_empty() {
+        BTreeMap::new()
+    } else {
+        ifs.handling_units(&ids)?
+    };
     let items = kept
         .iter()
         .map(|(id, ts, row)| {
             let shipment = match ts {
                 Some(_) => {
-                    let refs: Vec<&Entity> = hus.get(id).map(|v| v.iter().collect()).unwrap_or_default();
+                    let refs: Vec<&Entity> =
+                        hus.get(id).map(|v| v.iter().collect()).unwrap_or_default();
                     mapping::shipment(row, &refs, s, None)
                 }
-                None => Err(Error::invalid_input(mapping::subject(id), &s.poll.modified_field, "is missing or not a timestamp")),
+                None => Err(Error::invalid_input(
+                    mapping::subject(id),
+                    &s.poll.modified_field,
+                    "is missing or not a timestamp",
+                )),
             };
-            ReadyItem { erp_id: id.clone(), modified_at: ts.unwrap_or(0), shipment }
+            ReadyItem {
+                erp_id: id.clone(),
+                modified_at: ts.unwrap_or(0),
+                shipment,
+            }
         })
         .collect();
 
@@ -323,7 +386,9 @@ pub fn list_ready(ifs: &Ifs<'_>, cursor: Option<String>, page: Option<String>) -
         }
         (None, Paging::Keyset) => {
             if coll.next_link.is_some() || full {
-                tok.after = Some(last.clone().ok_or_else(|| Error::internal("cannot page: no record on this page has a timestamp"))?);
+                tok.after = Some(last.clone().ok_or_else(|| {
+                    Error::internal("cannot page: no record on this page has a timestamp")
+                })?);
                 true
             } else {
                 false
@@ -349,11 +414,22 @@ pub fn list_ready(ifs: &Ifs<'_>, cursor: Option<String>, page: Option<String>) -
     tok.count = coll.total();
     tok.acc = std::mem::take(&mut tok.acc).pruned(s.poll.overlap_ms);
 
-    let cursor = if more && tok.hold { tok.start.clone().pruned(s.poll.overlap_ms) } else { tok.acc.clone() };
+    let cursor = if more && tok.hold {
+        tok.start.clone().pruned(s.poll.overlap_ms)
+    } else {
+        tok.acc.clone()
+    };
     let next_page = if more {
-        Some(serde_json::to_string(&tok).map_err(|e| Error::internal(format!("cannot encode page token: {e}")))?)
+        Some(
+            serde_json::to_string(&tok)
+                .map_err(|e| Error::internal(format!("cannot encode page token: {e}")))?,
+        )
     } else {
         None
     };
-    Ok(ReadyPage { items, next_page, cursor: cursor.encode() })
+    Ok(ReadyPage {
+        items,
+        next_page,
+        cursor: cursor.encode(),
+    })
 }

@@ -3,8 +3,8 @@
 
 use std::time::Duration;
 
-use mlc_plugin_sdk::http::{self, Response};
 use mlc_plugin_sdk::Result;
+use mlc_plugin_sdk::http::{self, Response};
 
 /// The HTTP methods the connector uses.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -26,7 +26,12 @@ pub struct HttpRequest {
 impl HttpRequest {
     /// A request with the `Accept` header every IFS call sends.
     pub fn new(method: Method, url: String) -> Self {
-        HttpRequest { method, url, headers: vec![("accept".into(), "application/json".into())], body: None }
+        HttpRequest {
+            method,
+            url,
+            headers: vec![("accept".into(), "application/json".into())],
+            body: None,
+        }
     }
 
     /// Adds a header.
@@ -37,7 +42,8 @@ impl HttpRequest {
 
     /// Sets a JSON body (IFS answers `ODP_DESERIALIZATION_ERROR` without the content type).
     pub fn json(mut self, body: &serde_json::Value) -> Self {
-        self.headers.push(("content-type".into(), "application/json".into()));
+        self.headers
+            .push(("content-type".into(), "application/json".into()));
         self.body = Some(body.to_string().into_bytes());
         self
     }
@@ -45,7 +51,10 @@ impl HttpRequest {
     /// The first value of a header.
     #[cfg(test)]
     pub fn header_value(&self, name: &str) -> Option<&str> {
-        self.headers.iter().find(|(n, _)| n.eq_ignore_ascii_case(name)).map(|(_, v)| v.as_str())
+        self.headers
+            .iter()
+            .find(|(n, _)| n.eq_ignore_ascii_case(name))
+            .map(|(_, v)| v.as_str())
     }
 }
 

@@ -72,11 +72,23 @@ fn ok(status: u16, body: Value, etag: Option<String>) -> Response {
     if let Some(e) = etag {
         headers.push(("etag".into(), e));
     }
-    Response { status, headers, body: if body.is_null() { Vec::new() } else { body.to_string().into_bytes() } }
+    Response {
+        status,
+        headers,
+        body: if body.is_null() {
+            Vec::new()
+        } else {
+            body.to_string().into_bytes()
+        },
+    }
 }
 
 fn err(status: u16, code: &str, message: &str) -> Response {
-    ok(status, json!({"error": {"code": code, "message": message}}), None)
+    ok(
+        status,
+        json!({"error": {"code": code, "message": message}}),
+        None,
+    )
 }
 
 fn decode(s: &str) -> String {
@@ -84,12 +96,13 @@ fn decode(s: &str) -> String {
     let mut out = Vec::new();
     let mut i = 0;
     while i < b.len() {
-        if b[i] == b'%' && i + 2 < b.len() {
-            if let Ok(v) = u8::from_str_radix(&s[i + 1..i + 3], 16) {
-                out.push(v);
-                i += 3;
-                continue;
-            }
+        if b[i] == b'%'
+            && i + 2 < b.len()
+            && let Ok(v) = u8::from_str_radix(&s[i + 1..i + 3], 16)
+        {
+            out.push(v);
+            i += 3;
+            continue;
         }
         out.push(if b[i] == b'+' { b' ' } else { b[i] });
         i += 1;
@@ -98,15 +111,21 @@ fn decode(s: &str) -> String {
 }
 
 fn params(q: &str) -> BTreeMap<String, String> {
-    q.split('&').filter(|p| !p.is_empty()).map(|p| {
-        let (k, v) = p.split_once('=').unwrap_or((p, ""));
-        (decode(k), decode(v))
-    }).collect()
+    q.split('&')
+        .filter(|p| !p.is_empty())
+        .map(|p| {
+            let (k, v) = p.split_once('=').unwrap_or((p, ""));
+            (decode(k), decode(v))
+        })
+        .collect()
 }
 
 impl FakeIfs {
     pub fn new(st: State) -> Self {
-        FakeIfs { st: RefCell::new(st), hooks: RefCell::new(Vec::new()) }
+        FakeIfs {
+            st: RefCell::new(st),
+            hooks: RefCell::new(Vec::new()),
+        }
     }
 
     pub fn hook(&self, h: impl FnMut(&HttpRequest, &mut State) + 'static) {
@@ -127,31 +146,67 @@ impl FakeIfs {
         let q = params(query);
         match (req.method, path.as_str()) {
             (Method::Get, "ShipmentHandling.svc/ShipmentSet") => {
-                let rows: Vec<Entity> = st.shipments.iter().map(|(id, r)| with_etag(&r.f, r.etag(&id.to_string()))).collect();
-                collection(&st, rows, &q, "ShipmentHandling.svc/ShipmentSet", &["ShipmentId"])
+                let rows: Vec<Entity> = st
+                    .shipments
+                    .iter()
+                    .map(|(id, r)| with_etag(&r.f, r.etag(&id.to_string())))
+                    .collect();
+                collection(
+                    &st,
+                    rows,
+                    &q,
+                    "ShipmentHandling.svc/ShipmentSet",
+                    &["ShipmentId"],
+                )
             }
             (Method::Get, "ShipmentHandling.svc/HandlingUnitSet") => {
                 let rows = st.hus.clone();
-                collection(&st, rows, &q, "ShipmentHandling.svc/HandlingUnitSet", &["HandlingUnitId"])
+                collection(
+                    &st,
+                    rows,
+                    &q,
+                    "ShipmentHandling.svc/HandlingUnitSet",
+                    &["HandlingUnitId"],
+                )
             }
             (m, p) if p.starts_with("ShipmentHandling.svc/ShipmentSet(ShipmentId=") => {
-                let id: i64 = p.trim_start_matches("ShipmentHandling.svc/ShipmentSet(ShipmentId=").trim_end_matches(')').parse().unwrap();
+                let id: i64 = p
+                    .trim_start_matches("ShipmentHandling.svc/ShipmentSet(ShipmentId=")
+                    .trim_end_matches(')')
+                    .parse()
+                    .unwrap();
                 let Some(rec) = st.shipments.get(&id).cloned() else {
                     return err(404, "ODP_RESOURCE_NOTFOUND", "no such shipment");
                 };
                 let etag = rec.etag(&id.to_string());
                 match m {
-                    Method::Get => ok(200, Value::Object(with_etag(&rec.f, etag.clone())), Some(etag)),
+                    Method::Get => ok(
+                        200,
+                        Value::Object(with_etag(&rec.f, etag.clone())),
+                        Some(etag),
+                    ),
                     Method::Patch => {
                         let Some(if_match) = req.header_value("if-match") else {
-                            return err(428, "ODP_MISSING_PRECONDITION", "The request must contain an If-Match header.");
+                            return err(
+                                428,
+                                "ODP_MISSING_PRECONDITION",
+                                "The request must contain an If-Match header.",
+                            );
                         };
                         if if_match != etag {
-                            return err(412, "ODP_PRECONDITION_FAILED", "The record has been modified by another user.");
+                            return err(
+                                412,
+                                "ODP_PRECONDITION_FAILED",
+                                "The record has been modified by another user.",
+                            );
                         }
                         assert_eq!(req.header_value("content-type"), Some("application/json"));
-                        let changes: Map<String, Value> = serde_json::from_slice(req.body.as_deref().unwrap()).unwrap();
-                        let ch: Vec<(&str, Value)> = changes.iter().map(|(k, v)| (k.as_str(), v.clone())).collect();
+                        let changes: Map<String, Value> =
+                            serde_json::from_slice(req.body.as_deref().unwrap()).unwrap();
+                        let ch: Vec<(&str, Value)> = changes
+                            .iter()
+                            .map(|(k, v)| (k.as_str(), v.clone()))
+                            .collect();
                         st.touch(id, &ch);
                         let e = st.shipments[&id].etag(&id.to_string());
                         ok(204, Value::Null, Some(e))
@@ -160,23 +215,37 @@ impl FakeIfs {
                 }
             }
             (m, p) if p.starts_with("CustomerOrderHandling.svc/CustomerOrderSet(OrderNo='") => {
-                let inner = p.trim_start_matches("CustomerOrderHandling.svc/CustomerOrderSet(OrderNo='");
+                let inner =
+                    p.trim_start_matches("CustomerOrderHandling.svc/CustomerOrderSet(OrderNo='");
                 let (order, nav) = inner.split_once("')").unwrap();
                 let order = order.replace("''", "'");
                 let Some(o) = st.orders.get(&order).cloned() else {
                     return err(404, "ODP_RESOURCE_NOTFOUND", "no such order");
                 };
                 match (m, nav) {
-                    (Method::Get, "") => ok(200, Value::Object(with_etag(&o, "W/\"o\"".into())), None),
+                    (Method::Get, "") => {
+                        ok(200, Value::Object(with_etag(&o, "W/\"o\"".into())), None)
+                    }
                     (Method::Get, "/CustomerOrderChargeArray") => {
                         let rows = st.charges.get(&order).cloned().unwrap_or_default();
                         collection(&st, rows, &q, "x", &["SequenceNo"])
                     }
                     (Method::Post, "/CustomerOrderChargeArray") => {
-                        let mut body: Map<String, Value> = serde_json::from_slice(req.body.as_deref().unwrap()).unwrap();
-                        for k in ["Contract", "Company", "CurrencyCode", "OrderNo", "SequenceNo"] {
+                        let mut body: Map<String, Value> =
+                            serde_json::from_slice(req.body.as_deref().unwrap()).unwrap();
+                        for k in [
+                            "Contract",
+                            "Company",
+                            "CurrencyCode",
+                            "OrderNo",
+                            "SequenceNo",
+                        ] {
                             if body.contains_key(k) {
-                                return err(400, "ODP_VALIDATION_ERROR", &format!("property '{k}' is read-only"));
+                                return err(
+                                    400,
+                                    "ODP_VALIDATION_ERROR",
+                                    &format!("property '{k}' is read-only"),
+                                );
                             }
                         }
                         let list = st.charges.entry(order.clone()).or_default();
@@ -189,7 +258,11 @@ impl FakeIfs {
                     _ => err(404, "ODP_RESOURCE_NOTFOUND", "nav"),
                 }
             }
-            _ => err(404, "ODP_RESOURCE_NOTFOUND", &format!("unknown path {path}")),
+            _ => err(
+                404,
+                "ODP_RESOURCE_NOTFOUND",
+                &format!("unknown path {path}"),
+            ),
         }
     }
 }
@@ -216,12 +289,34 @@ fn with_etag(f: &Entity, etag: String) -> Entity {
     m
 }
 
-fn collection(st: &State, rows: Vec<Entity>, q: &BTreeMap<String, String>, path: &str, keys: &[&str]) -> Response {
+fn collection(
+    st: &State,
+    rows: Vec<Entity>,
+    q: &BTreeMap<String, String>,
+    path: &str,
+    keys: &[&str],
+) -> Response {
     let filter = q.get("$filter").map(|f| Parser::parse(f));
-    let mut rows: Vec<Entity> = rows.into_iter().filter(|r| filter.as_ref().is_none_or(|f| f.eval(r))).collect();
-    let mut order: Vec<String> = q.get("$orderby").map(|o| o.split(',').map(|i| i.split_whitespace().next().unwrap().to_owned()).collect()).unwrap_or_default();
+    let mut rows: Vec<Entity> = rows
+        .into_iter()
+        .filter(|r| filter.as_ref().is_none_or(|f| f.eval(r)))
+        .collect();
+    let mut order: Vec<String> = q
+        .get("$orderby")
+        .map(|o| {
+            o.split(',')
+                .map(|i| i.split_whitespace().next().unwrap().to_owned())
+                .collect()
+        })
+        .unwrap_or_default();
     order.extend(keys.iter().map(|k| (*k).to_owned()));
-    rows.sort_by(|a, b| order.iter().map(|k| cmp_values(a.get(k), b.get(k))).find(|o| *o != Ordering::Equal).unwrap_or(Ordering::Equal));
+    rows.sort_by(|a, b| {
+        order
+            .iter()
+            .map(|k| cmp_values(a.get(k), b.get(k)))
+            .find(|o| *o != Ordering::Equal)
+            .unwrap_or(Ordering::Equal)
+    });
     let total = rows.len();
     let skip: usize = q.get("$skip").map_or(0, |s| s.parse().unwrap());
     let rows: Vec<Entity> = rows.into_iter().skip(skip).collect();
@@ -230,31 +325,54 @@ fn collection(st: &State, rows: Vec<Entity>, q: &BTreeMap<String, String>, path:
         None => rows,
     };
     let start: usize = q.get("$skiptoken").map_or(0, |s| s.parse().unwrap());
-    let cap = if st.page_cap == 0 { usize::MAX } else { st.page_cap };
+    let cap = if st.page_cap == 0 {
+        usize::MAX
+    } else {
+        st.page_cap
+    };
     let end = (start + cap).min(rows.len());
     let mut out = Map::new();
     if q.get("$count").map(String::as_str) == Some("true") {
         out.insert("@odata.count".into(), json!(total));
     }
-    out.insert("value".into(), Value::Array(rows[start.min(rows.len())..end].iter().cloned().map(Value::Object).collect()));
+    out.insert(
+        "value".into(),
+        Value::Array(
+            rows[start.min(rows.len())..end]
+                .iter()
+                .cloned()
+                .map(Value::Object)
+                .collect(),
+        ),
+    );
     if end < rows.len() {
         let passthrough: Vec<String> = q
             .iter()
             .filter(|(k, _)| *k != "$skiptoken")
             .map(|(k, v)| format!("{k}={}", mlc_plugin_sdk::http::encode_component(v)))
             .collect();
-        out.insert("@odata.nextLink".into(), json!(format!("{ORIGIN}{PREFIX}/{path}?{}&$skiptoken={end}", passthrough.join("&"))));
+        out.insert(
+            "@odata.nextLink".into(),
+            json!(format!(
+                "{ORIGIN}{PREFIX}/{path}?{}&$skiptoken={end}",
+                passthrough.join("&")
+            )),
+        );
     }
     ok(200, Value::Object(out), None)
 }
 
 fn cmp_values(a: Option<&Value>, b: Option<&Value>) -> Ordering {
     match (a, b) {
-        (Some(Value::Number(x)), Some(Value::Number(y))) => x.as_f64().partial_cmp(&y.as_f64()).unwrap(),
-        (Some(Value::String(x)), Some(Value::String(y))) => match (parse_timestamp(x), parse_timestamp(y)) {
-            (Some(p), Some(q)) => p.cmp(&q),
-            _ => x.cmp(y),
-        },
+        (Some(Value::Number(x)), Some(Value::Number(y))) => {
+            x.as_f64().partial_cmp(&y.as_f64()).unwrap()
+        }
+        (Some(Value::String(x)), Some(Value::String(y))) => {
+            match (parse_timestamp(x), parse_timestamp(y)) {
+                (Some(p), Some(q)) => p.cmp(&q),
+                _ => x.cmp(y),
+            }
+        }
         (None | Some(Value::Null), None | Some(Value::Null)) => Ordering::Equal,
         (None | Some(Value::Null), _) => Ordering::Less,
         _ => Ordering::Greater,
@@ -348,7 +466,10 @@ impl Parser {
         let lit = if let Some(s) = lit.strip_prefix('\'') {
             Lit::Str(s.strip_suffix('\'').unwrap().replace("''", "'"))
         } else if let Some(q) = lit.find('\'') {
-            assert!(lit.starts_with("IfsApp.ShipmentHandling.ShipmentState"), "bad enum literal {lit}");
+            assert!(
+                lit.starts_with("IfsApp.ShipmentHandling.ShipmentState"),
+                "bad enum literal {lit}"
+            );
             Lit::Enum(lit[q + 1..lit.len() - 1].to_owned())
         } else if let Some(t) = parse_timestamp(&lit).filter(|_| lit.contains('T')) {
             Lit::Time(t)
@@ -372,7 +493,9 @@ impl Expr {
                         Some(p) => p.cmp(t),
                         None => return false,
                     },
-                    (Some(Value::Number(n)), Lit::Num(x)) => n.as_f64().unwrap().partial_cmp(x).unwrap(),
+                    (Some(Value::Number(n)), Lit::Num(x)) => {
+                        n.as_f64().unwrap().partial_cmp(x).unwrap()
+                    }
                     (None | Some(Value::Null), _) => return false,
                     (v, l) => panic!("type mismatch {v:?} vs {l:?}"),
                 };
