@@ -50,7 +50,11 @@ impl std::fmt::Debug for SimClock {
 impl SimClock {
     /// A clock that starts at `start` and runs `speed` simulated seconds per real second.
     pub fn new(start: DateTime<Utc>, speed: f64) -> Self {
-        let speed = if speed.is_finite() && speed > 0.0 { speed } else { 1.0 };
+        let speed = if speed.is_finite() && speed > 0.0 {
+            speed
+        } else {
+            1.0
+        };
         let (changed, _) = watch::channel(0);
         SimClock {
             inner: Arc::new(ClockInner {

@@ -1,5 +1,10 @@
 //! The control and inspection API (JSON), served on its own listener at `control_url`.
 
+#![allow(
+    clippy::result_large_err,
+    reason = "handlers short-circuit with ready-made HTTP responses, built at most once per request"
+)]
+
 use std::collections::HashMap;
 use std::sync::Arc;
 use std::time::Duration;
@@ -41,7 +46,8 @@ fn from_err(e: SimError) -> Response {
 
 /// Parses a JSON body ourselves so that bad input gets a JSON 400, not axum's text rejection.
 fn body<T: for<'de> Deserialize<'de>>(raw: &[u8]) -> Result<T, Response> {
-    serde_json::from_slice(raw).map_err(|e| fail(StatusCode::BAD_REQUEST, format!("invalid JSON body: {e}")))
+    serde_json::from_slice(raw)
+        .map_err(|e| fail(StatusCode::BAD_REQUEST, format!("invalid JSON body: {e}")))
 }
 
 pub(crate) fn router(shared: Arc<Shared>) -> Router {
@@ -51,7 +57,10 @@ pub(crate) fn router(shared: Arc<Shared>) -> Router {
         .route("/clock", get(clock))
         .route("/clock/advance", post(advance))
         .route("/clock/speed", put(speed))
-        .route("/faults", get(list_faults).post(add_fault).delete(clear_faults))
+        .route(
+            "/faults",
+            get(list_faults).post(add_fault).delete(clear_faults),
+        )
         .route("/faults/{id}", delete(remove_fault))
         .route("/requests", delete(clear_requests))
         .route("/ifs/state", get(ifs_state))
@@ -68,18 +77,25 @@ pub(crate) fn router(shared: Arc<Shared>) -> Router {
         .route("/ups/webhook-deliveries", get(ups_deliveries))
         .route("/ups/requests", get(ups_requests))
         .route("/ups/quirks", put(ups_quirks))
-        .route("/ups/webhook", put(ups_webhook_set).delete(ups_webhook_clear))
+        .route(
+            "/ups/webhook",
+            put(ups_webhook_set).delete(ups_webhook_clear),
+        )
         .route("/ups/webhooks/flush", post(ups_flush))
         .fallback(|| async { fail(StatusCode::NOT_FOUND, "no such control route") })
         .with_state(shared)
 }
 
 fn ifs(s: &Shared) -> IfsHandle {
-    IfsHandle { state: s.ifs.clone() }
+    IfsHandle {
+        state: s.ifs.clone(),
+    }
 }
 
 fn ups(s: &Shared) -> UpsHandle {
-    UpsHandle { state: s.ups.clone() }
+    UpsHandle {
+        state: s.ups.clone(),
+    }
 }
 
 async fn info(State(s): S) -> Json<SimInfo> {
@@ -115,8 +131,11 @@ async fn advance(State(s): S, raw: axum::body::Bytes) -> Response {
         Err(r) => return r,
     };
     let secs = a.seconds + a.minutes * 60.0 + a.hours * 3600.0 + a.days * 86_400.0;
-    if !(secs.is_finite() && secs >= 0.0 && secs <= 10.0 * 365.0 * 86_400.0) {
-        return fail(StatusCode::BAD_REQUEST, "advance must be between 0 and 10 years");
+    if !(secs.is_finite() && (0.0..=10.0 * 365.0 * 86_400.0).contains(&secs)) {
+        return fail(
+            StatusCode::BAD_REQUEST,
+            "advance must be between 0 and 10 years",
+        );
     }
     s.clock.advance(Duration::from_secs_f64(secs));
     if a.wait
@@ -205,7 +224,8 @@ async fn ifs_shipments(State(s): S) -> Response {
 }
 
 fn parse_id(id: &str) -> Result<i64, Response> {
-    id.parse().map_err(|_| fail(StatusCode::BAD_REQUEST, "shipment id must be an integer"))
+    id.parse()
+        .map_err(|_| fail(StatusCode::BAD_REQUEST, "shipment id must be an integer"))
 }
 
 async fn ifs_shipment(State(s): S, Path(id): Path<String>) -> Response {
@@ -307,7 +327,8 @@ async fn ups_webhook_clear(State(s): S) -> Response {
 
 async fn ups_flush(State(s): S) -> Response {
     match s.ups.flush().await {
-        Ok(()) => Json(json!({"flushed": true, "deliveries": ups(&s).webhook_deliveries().len()})).into_response(),
+        Ok(()) => Json(json!({"flushed": true, "deliveries": ups(&s).webhook_deliveries().len()}))
+            .into_response(),
         Err(e) => fail(StatusCode::INTERNAL_SERVER_ERROR, e.to_string()),
     }
 }

@@ -249,11 +249,7 @@ impl Faults {
         let mut st = lock(&self.state);
         let id = st.next_id;
         st.next_id += 1;
-        st.entries.push(InstalledFault {
-            id,
-            spec,
-            fired: 0,
-        });
+        st.entries.push(InstalledFault { id, spec, fired: 0 });
         Ok(id)
     }
 
@@ -330,7 +326,8 @@ mod tests {
     #[test]
     fn next_n_expires() {
         let t = Faults::new(1);
-        t.install(FaultSpec::next("ups.*", FaultKind::Unavailable, 2)).unwrap();
+        t.install(FaultSpec::next("ups.*", FaultKind::Unavailable, 2))
+            .unwrap();
         assert!(t.take("ups.ship").is_some());
         assert!(t.take("ifs.token").is_none());
         assert!(t.take("ups.rate").is_some());

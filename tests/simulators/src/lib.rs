@@ -33,8 +33,8 @@ pub use faults::{FaultKind, FaultSpec, InstalledFault};
 pub use ifs::{Entity, IfsHandle, IfsSnapshot, WriteRecord};
 pub use server::RequestRecord;
 pub use ups::{
-    ReferenceCount, Subscription, UpsHandle, UpsPackage, UpsParty, UpsShipmentView, UpsSnapshot, WebhookConfig,
-    WebhookDelivery,
+    ReferenceCount, Subscription, UpsHandle, UpsPackage, UpsParty, UpsShipmentView, UpsSnapshot,
+    WebhookConfig, WebhookDelivery,
 };
 
 use server::{Flavor, MwCtx, RequestLog};
@@ -201,7 +201,9 @@ impl Simulators {
         let info = SimInfo {
             ifs: IfsInfo {
                 base_url: format!("http://{ifs_addr}{}", ifs::routes::ODATA_PREFIX),
-                token_url: format!("http://{ifs_addr}/auth/realms/{realm}/protocol/openid-connect/token"),
+                token_url: format!(
+                    "http://{ifs_addr}/auth/realms/{realm}/protocol/openid-connect/token"
+                ),
                 realm: realm.clone(),
                 client_id: "ml-connector".into(),
                 client_secret: format!("ifs-{:016x}", fnv(format!("ifs{}", opts.seed).as_bytes())),
@@ -209,7 +211,11 @@ impl Simulators {
             ups: UpsInfo {
                 base_url: format!("http://{ups_addr}/api"),
                 token_url: format!("http://{ups_addr}/security/v1/oauth/token"),
-                client_id: format!("{:016X}{:016X}", fnv(b"upsid"), fnv(format!("id{}", opts.seed).as_bytes())),
+                client_id: format!(
+                    "{:016X}{:016X}",
+                    fnv(b"upsid"),
+                    fnv(format!("id{}", opts.seed).as_bytes())
+                ),
                 client_secret: format!(
                     "{:016x}{:016x}{:016x}",
                     fnv(b"ups"),
@@ -254,7 +260,9 @@ impl Simulators {
             ups_log.clone(),
         ));
         {
-            let handle = ups::UpsHandle { state: ups_state.clone() };
+            let handle = ups::UpsHandle {
+                state: ups_state.clone(),
+            };
             handle.set_single_object(opts.ups_single_object);
             handle.set_webhook(opts.ups_webhook.clone());
         }
@@ -269,14 +277,16 @@ impl Simulators {
                 classify,
             })
         };
-        let ifs_router = ifs::routes::router(ifs_state.clone()).layer(axum::middleware::from_fn_with_state(
-            mw(Flavor::Ifs, ifs_log, ifs::routes::classify),
-            server::fault_and_log,
-        ));
-        let ups_router = ups::routes::router(ups_state.clone()).layer(axum::middleware::from_fn_with_state(
-            mw(Flavor::Ups, ups_log, ups::routes::classify),
-            server::fault_and_log,
-        ));
+        let ifs_router =
+            ifs::routes::router(ifs_state.clone()).layer(axum::middleware::from_fn_with_state(
+                mw(Flavor::Ifs, ifs_log, ifs::routes::classify),
+                server::fault_and_log,
+            ));
+        let ups_router =
+            ups::routes::router(ups_state.clone()).layer(axum::middleware::from_fn_with_state(
+                mw(Flavor::Ups, ups_log, ups::routes::classify),
+                server::fault_and_log,
+            ));
         let ctl_router = control::router(Arc::new(control::Shared {
             ifs: ifs_state.clone(),
             ups: ups_state.clone(),
@@ -308,12 +318,16 @@ impl Simulators {
 
     /// The IFS state.
     pub fn ifs(&self) -> IfsHandle {
-        IfsHandle { state: self.ifs.clone() }
+        IfsHandle {
+            state: self.ifs.clone(),
+        }
     }
 
     /// The UPS state.
     pub fn ups(&self) -> UpsHandle {
-        ups::UpsHandle { state: self.ups.clone() }
+        ups::UpsHandle {
+            state: self.ups.clone(),
+        }
     }
 
     /// The simulated clock.

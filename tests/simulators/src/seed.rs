@@ -86,37 +86,280 @@ macro_rules! rcv {
 
 /// Receivers of the US site (US and Canada).
 pub(crate) static US_RECEIVERS: &[Receiver] = &[
-    rcv!("100101", "Hudson Street Outfitters", "Maria Lopez", "425 Hudson St", "", "10014", "New York", "NY", "US", "2125550141"),
-    rcv!("100102", "Golden Gate Threads", "Kevin Chan", "1 Ferry Building", "Ste 42", "94111", "San Francisco", "CA", "US", "4155550142"),
-    rcv!("100103", "Peachtree Apparel Co", "Dana Brooks", "3393 Peachtree Rd NE", "", "30326", "Atlanta", "GA", "US", "4045550143"),
-    rcv!("100104", "Lone Star Denim", "Luis Ortega", "2401 S Lamar Blvd", "", "78704", "Austin", "TX", "US", "5125550144"),
-    rcv!("100105", "Windy City Wear", "Sam Novak", "835 N Michigan Ave", "", "60611", "Chicago", "IL", "US", "3125550145"),
-    rcv!("100106", "Emerald Basics", "Priya Nair", "1520 5th Ave", "", "98101", "Seattle", "WA", "US", "2065550146"),
-    rcv!("100107", "Sunset Boulevard Boutique", "Ava Reed", "8500 Sunset Blvd", "", "90069", "West Hollywood", "CA", "US", "3105550147"),
-    rcv!("100108", "Harbor Point Goods", "Tom Walsh", "100 E Pratt St", "", "21202", "Baltimore", "MD", "US", "4105550148"),
-    rcv!("100109", "Mile High Mercantile", "Nina Park", "1600 Champa St", "", "80202", "Denver", "CO", "US", "3035550149"),
-    rcv!("100110", "Jane Alvarez", "Jane Alvarez", "88 Elm St", "Apt 4B", "02139", "Cambridge", "MA", "US", "6175550150"),
-    rcv!("100111", "Maple Leaf Apparel", "Owen Tremblay", "220 Yonge St", "", "M5B 2H1", "Toronto", "ON", "CA", "4165550151"),
-    rcv!("100112", "Pacific Coast Clothing", "Grace Liu", "701 W Georgia St", "", "V7Y 1G5", "Vancouver", "BC", "CA", "6045550152"),
+    rcv!(
+        "100101",
+        "Hudson Street Outfitters",
+        "Maria Lopez",
+        "425 Hudson St",
+        "",
+        "10014",
+        "New York",
+        "NY",
+        "US",
+        "2125550141"
+    ),
+    rcv!(
+        "100102",
+        "Golden Gate Threads",
+        "Kevin Chan",
+        "1 Ferry Building",
+        "Ste 42",
+        "94111",
+        "San Francisco",
+        "CA",
+        "US",
+        "4155550142"
+    ),
+    rcv!(
+        "100103",
+        "Peachtree Apparel Co",
+        "Dana Brooks",
+        "3393 Peachtree Rd NE",
+        "",
+        "30326",
+        "Atlanta",
+        "GA",
+        "US",
+        "4045550143"
+    ),
+    rcv!(
+        "100104",
+        "Lone Star Denim",
+        "Luis Ortega",
+        "2401 S Lamar Blvd",
+        "",
+        "78704",
+        "Austin",
+        "TX",
+        "US",
+        "5125550144"
+    ),
+    rcv!(
+        "100105",
+        "Windy City Wear",
+        "Sam Novak",
+        "835 N Michigan Ave",
+        "",
+        "60611",
+        "Chicago",
+        "IL",
+        "US",
+        "3125550145"
+    ),
+    rcv!(
+        "100106",
+        "Emerald Basics",
+        "Priya Nair",
+        "1520 5th Ave",
+        "",
+        "98101",
+        "Seattle",
+        "WA",
+        "US",
+        "2065550146"
+    ),
+    rcv!(
+        "100107",
+        "Sunset Boulevard Boutique",
+        "Ava Reed",
+        "8500 Sunset Blvd",
+        "",
+        "90069",
+        "West Hollywood",
+        "CA",
+        "US",
+        "3105550147"
+    ),
+    rcv!(
+        "100108",
+        "Harbor Point Goods",
+        "Tom Walsh",
+        "100 E Pratt St",
+        "",
+        "21202",
+        "Baltimore",
+        "MD",
+        "US",
+        "4105550148"
+    ),
+    rcv!(
+        "100109",
+        "Mile High Mercantile",
+        "Nina Park",
+        "1600 Champa St",
+        "",
+        "80202",
+        "Denver",
+        "CO",
+        "US",
+        "3035550149"
+    ),
+    rcv!(
+        "100110",
+        "Jane Alvarez",
+        "Jane Alvarez",
+        "88 Elm St",
+        "Apt 4B",
+        "02139",
+        "Cambridge",
+        "MA",
+        "US",
+        "6175550150"
+    ),
+    rcv!(
+        "100111",
+        "Maple Leaf Apparel",
+        "Owen Tremblay",
+        "220 Yonge St",
+        "",
+        "M5B 2H1",
+        "Toronto",
+        "ON",
+        "CA",
+        "4165550151"
+    ),
+    rcv!(
+        "100112",
+        "Pacific Coast Clothing",
+        "Grace Liu",
+        "701 W Georgia St",
+        "",
+        "V7Y 1G5",
+        "Vancouver",
+        "BC",
+        "CA",
+        "6045550152"
+    ),
 ];
 
 /// Receivers of the European site.
 pub(crate) static EU_RECEIVERS: &[Receiver] = &[
-    rcv!("200201", "Modehaus Berlin GmbH", "Jonas Weber", "Kurfuerstendamm 21", "", "10719", "Berlin", "", "DE", "+49305550201"),
-    rcv!("200202", "Textil Kontor Muenchen", "Lena Huber", "Kaufingerstrasse 15", "", "80331", "Muenchen", "", "DE", "+49895550202"),
-    rcv!("200203", "Carnaby Street Clothing Ltd", "Oliver Smith", "12 Carnaby St", "", "W1F 9PS", "London", "", "GB", "+442075550203"),
-    rcv!("200204", "Northern Quarter Threads", "Amelia Jones", "45 Oldham St", "", "M1 1JG", "Manchester", "", "GB", "+441615550204"),
-    rcv!("200205", "Boutique Rivoli", "Camille Martin", "75 Rue de Rivoli", "", "75001", "Paris", "", "FR", "+33155550205"),
-    rcv!("200206", "Atelier Lyonnais", "Hugo Bernard", "10 Rue de la Republique", "", "69002", "Lyon", "", "FR", "+33475550206"),
-    rcv!("200207", "Jordaan Mode B.V.", "Sanne de Vries", "Prinsengracht 226", "", "1016 HD", "Amsterdam", "", "NL", "+31205550207"),
-    rcv!("200208", "Rotterdam Kledingshop", "Daan Bakker", "Lijnbaan 10", "", "3012 EL", "Rotterdam", "", "NL", "+31105550208"),
-    rcv!("200209", "Meir Fashion NV", "Lotte Peeters", "Meir 78", "", "2000", "Antwerpen", "", "BE", "+3235550209"),
-    rcv!("200210", "Moda Milano Srl", "Giulia Rossi", "Via Montenapoleone 8", "", "20121", "Milano", "", "IT", "+39025550210"),
+    rcv!(
+        "200201",
+        "Modehaus Berlin GmbH",
+        "Jonas Weber",
+        "Kurfuerstendamm 21",
+        "",
+        "10719",
+        "Berlin",
+        "",
+        "DE",
+        "+49305550201"
+    ),
+    rcv!(
+        "200202",
+        "Textil Kontor Muenchen",
+        "Lena Huber",
+        "Kaufingerstrasse 15",
+        "",
+        "80331",
+        "Muenchen",
+        "",
+        "DE",
+        "+49895550202"
+    ),
+    rcv!(
+        "200203",
+        "Carnaby Street Clothing Ltd",
+        "Oliver Smith",
+        "12 Carnaby St",
+        "",
+        "W1F 9PS",
+        "London",
+        "",
+        "GB",
+        "+442075550203"
+    ),
+    rcv!(
+        "200204",
+        "Northern Quarter Threads",
+        "Amelia Jones",
+        "45 Oldham St",
+        "",
+        "M1 1JG",
+        "Manchester",
+        "",
+        "GB",
+        "+441615550204"
+    ),
+    rcv!(
+        "200205",
+        "Boutique Rivoli",
+        "Camille Martin",
+        "75 Rue de Rivoli",
+        "",
+        "75001",
+        "Paris",
+        "",
+        "FR",
+        "+33155550205"
+    ),
+    rcv!(
+        "200206",
+        "Atelier Lyonnais",
+        "Hugo Bernard",
+        "10 Rue de la Republique",
+        "",
+        "69002",
+        "Lyon",
+        "",
+        "FR",
+        "+33475550206"
+    ),
+    rcv!(
+        "200207",
+        "Jordaan Mode B.V.",
+        "Sanne de Vries",
+        "Prinsengracht 226",
+        "",
+        "1016 HD",
+        "Amsterdam",
+        "",
+        "NL",
+        "+31205550207"
+    ),
+    rcv!(
+        "200208",
+        "Rotterdam Kledingshop",
+        "Daan Bakker",
+        "Lijnbaan 10",
+        "",
+        "3012 EL",
+        "Rotterdam",
+        "",
+        "NL",
+        "+31105550208"
+    ),
+    rcv!(
+        "200209",
+        "Meir Fashion NV",
+        "Lotte Peeters",
+        "Meir 78",
+        "",
+        "2000",
+        "Antwerpen",
+        "",
+        "BE",
+        "+3235550209"
+    ),
+    rcv!(
+        "200210",
+        "Moda Milano Srl",
+        "Giulia Rossi",
+        "Via Montenapoleone 8",
+        "",
+        "20121",
+        "Milano",
+        "",
+        "IT",
+        "+39025550210"
+    ),
 ];
 
 /// Seeded "ambiguous" addresses: the receiver's city and state exist but the ZIP is wrong.
 /// (receiver index in `US_RECEIVERS`, wrong ZIP). The right ZIP is the receiver's own.
-pub(crate) static AMBIGUOUS_ZIPS: &[(usize, &str)] = &[(0, "10099"), (3, "78799"), (5, "98199"), (8, "80299")];
+pub(crate) static AMBIGUOUS_ZIPS: &[(usize, &str)] =
+    &[(0, "10099"), (3, "78799"), (5, "98199"), (8, "80299")];
 
 /// Seeded "no candidates" addresses: a misspelt city that no directory entry knows.
 pub(crate) static UNKNOWN_CITIES: &[(usize, &str, &str)] = &[

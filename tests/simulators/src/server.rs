@@ -144,7 +144,10 @@ fn interesting_headers(h: &HeaderMap) -> BTreeMap<String, String> {
     let mut out = BTreeMap::new();
     for name in LOGGED_HEADERS {
         if let Some(v) = h.get(*name) {
-            out.insert((*name).to_string(), String::from_utf8_lossy(v.as_bytes()).into_owned());
+            out.insert(
+                (*name).to_string(),
+                String::from_utf8_lossy(v.as_bytes()).into_owned(),
+            );
         }
     }
     if let Some(v) = h.get(header::AUTHORIZATION) {
@@ -180,17 +183,32 @@ fn body_for_log(bytes: &[u8]) -> Option<Value> {
 }
 
 /// The error body a fault answers with, in the service's own shape.
-pub(crate) fn fault_response(flavor: Flavor, status: StatusCode, retry_after: Option<u64>) -> Response {
+pub(crate) fn fault_response(
+    flavor: Flavor,
+    status: StatusCode,
+    retry_after: Option<u64>,
+) -> Response {
     let (code, msg) = match (flavor, status.as_u16()) {
         (Flavor::Ups, 429) => ("10429", "Too Many Requests"),
         (Flavor::Ups, 503) => ("10503", "Service Unavailable"),
         (Flavor::Ups, _) => ("10500", "Internal Server Error"),
-        (Flavor::Ifs, 429) => ("ODP_TOO_MANY_REQUESTS", "Too many requests, try again later."),
-        (Flavor::Ifs, 503) => ("ODP_SERVICE_UNAVAILABLE", "The service is temporarily unavailable."),
-        (Flavor::Ifs, _) => ("MI_MODIFIED_ERROR", "Internal error while processing the request."),
+        (Flavor::Ifs, 429) => (
+            "ODP_TOO_MANY_REQUESTS",
+            "Too many requests, try again later.",
+        ),
+        (Flavor::Ifs, 503) => (
+            "ODP_SERVICE_UNAVAILABLE",
+            "The service is temporarily unavailable.",
+        ),
+        (Flavor::Ifs, _) => (
+            "MI_MODIFIED_ERROR",
+            "Internal error while processing the request.",
+        ),
     };
     let body = match flavor {
-        Flavor::Ups => serde_json::json!({"response": {"errors": [{"code": code, "message": msg}]}}),
+        Flavor::Ups => {
+            serde_json::json!({"response": {"errors": [{"code": code, "message": msg}]}})
+        }
         Flavor::Ifs => serde_json::json!({"error": {"code": code, "message": msg}}),
     };
     let mut resp = (status, axum::Json(body)).into_response();
@@ -203,7 +221,11 @@ pub(crate) fn fault_response(flavor: Flavor, status: StatusCode, retry_after: Op
 }
 
 /// Middleware: buffers the body, applies a fault if one fires, records the request.
-pub(crate) async fn fault_and_log(State(ctx): State<Arc<MwCtx>>, req: Request, next: Next) -> Response {
+pub(crate) async fn fault_and_log(
+    State(ctx): State<Arc<MwCtx>>,
+    req: Request,
+    next: Next,
+) -> Response {
     let (parts, body) = req.into_parts();
     let bytes = match to_bytes(body, MAX_BODY).await {
         Ok(b) => b,

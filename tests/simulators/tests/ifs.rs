@@ -1,4 +1,10 @@
 //! IFS simulator over raw HTTP: tokens, OData queries, paging, concurrency, charges, faults.
+#![allow(
+    clippy::unwrap_used,
+    clippy::expect_used,
+    clippy::panic,
+    reason = "test code: a failed expectation is a failed test"
+)]
 
 mod common;
 
@@ -27,15 +33,29 @@ async fn token_endpoint_accepts_body_and_basic_and_rejects_wrong_credentials() {
     let _ = ifs_token(&c, &info).await;
     let r = c
         .post(&info.ifs.token_url)
-        .form(&[("grant_type", "client_credentials"), ("client_id", &info.ifs.client_id), ("client_secret", "nope")])
+        .form(&[
+            ("grant_type", "client_credentials"),
+            ("client_id", &info.ifs.client_id),
+            ("client_secret", "nope"),
+        ])
         .send()
         .await
         .unwrap();
     assert_eq!(r.status(), 401);
-    let r = c.post(&info.ifs.token_url).form(&[("grant_type", "password")]).send().await.unwrap();
+    let r = c
+        .post(&info.ifs.token_url)
+        .form(&[("grant_type", "password")])
+        .send()
+        .await
+        .unwrap();
     assert_eq!(r.status(), 400);
     let wrong_realm = info.ifs.token_url.replace("/mlcsim/", "/other/");
-    let r = c.post(&wrong_realm).form(&[("grant_type", "client_credentials")]).send().await.unwrap();
+    let r = c
+        .post(&wrong_realm)
+        .form(&[("grant_type", "client_credentials")])
+        .send()
+        .await
+        .unwrap();
     assert_eq!(r.status(), 404);
     assert_eq!(sims.ifs().tokens_issued(), 2);
     assert_eq!(sims.ifs().snapshot().tokens_issued, 2);
@@ -48,9 +68,20 @@ async fn expired_or_unknown_bearer_gets_401() {
     let (sims, info, c) = start(opts).await;
     let tok = ifs_token(&c, &info).await;
     let url = format!("{}/ShipmentHandling.svc/ShipmentSet", info.ifs.base_url);
-    assert_eq!(c.get(&url).bearer_auth(&tok).send().await.unwrap().status(), 200);
+    assert_eq!(
+        c.get(&url).bearer_auth(&tok).send().await.unwrap().status(),
+        200
+    );
     assert_eq!(c.get(&url).send().await.unwrap().status(), 401);
-    assert_eq!(c.get(&url).bearer_auth("bogus").send().await.unwrap().status(), 401);
+    assert_eq!(
+        c.get(&url)
+            .bearer_auth("bogus")
+            .send()
+            .await
+            .unwrap()
+            .status(),
+        401
+    );
     sims.clock().advance(Duration::from_secs(181));
     let r = c.get(&url).bearer_auth(&tok).send().await.unwrap();
     assert_eq!(r.status(), 401);
@@ -68,14 +99,23 @@ async fn filter_enum_and_datetime_with_paging_and_count() {
     let r = c
         .get(&base)
         .bearer_auth(&tok)
-        .query(&[("$filter", COMPLETED), ("$count", "true"), ("$orderby", "LastActivityDate,ShipmentId")])
+        .query(&[
+            ("$filter", COMPLETED),
+            ("$count", "true"),
+            ("$orderby", "LastActivityDate,ShipmentId"),
+        ])
         .send()
         .await
         .unwrap();
     let (st, mut page) = json_of(r).await;
     assert_eq!(st, 200);
     assert_eq!(page["@odata.count"], 120);
-    assert!(page["@odata.context"].as_str().unwrap().ends_with("$metadata#ShipmentSet"));
+    assert!(
+        page["@odata.context"]
+            .as_str()
+            .unwrap()
+            .ends_with("$metadata#ShipmentSet")
+    );
     let mut all: Vec<Value> = Vec::new();
     let mut pages = 0;
     loop {
@@ -98,15 +138,32 @@ async fn filter_enum_and_datetime_with_paging_and_count() {
     }
     assert_eq!(pages, 5);
     assert_eq!(all.len(), 120);
-    let ts: Vec<&str> = all.iter().map(|v| v["LastActivityDate"].as_str().unwrap()).collect();
-    assert!(ts.windows(2).all(|w| w[0] <= w[1]), "ordered by LastActivityDate");
+    let ts: Vec<&str> = all
+        .iter()
+        .map(|v| v["LastActivityDate"].as_str().unwrap())
+        .collect();
+    assert!(
+        ts.windows(2).all(|w| w[0] <= w[1]),
+        "ordered by LastActivityDate"
+    );
     // Several shipments share one modification second (cursor tests depend on it).
     assert!(ts.windows(2).any(|w| w[0] == w[1]));
     // A cursor filter on the DateTimeOffset field.
     let cursor = ts[59];
-    let filter = format!("{COMPLETED} and (LastActivityDate gt {cursor} or (LastActivityDate eq {cursor} and ShipmentId gt 0))");
+    let filter = format!(
+        "{COMPLETED} and (LastActivityDate gt {cursor} or (LastActivityDate eq {cursor} and ShipmentId gt 0))"
+    );
     let (st, v) = json_of(
-        c.get(&base).bearer_auth(&tok).query(&[("$filter", filter.as_str()), ("$count", "true"), ("$top", "0")]).send().await.unwrap(),
+        c.get(&base)
+            .bearer_auth(&tok)
+            .query(&[
+                ("$filter", filter.as_str()),
+                ("$count", "true"),
+                ("$top", "0"),
+            ])
+            .send()
+            .await
+            .unwrap(),
     )
     .await;
     assert_eq!(st, 200);
@@ -127,23 +184,58 @@ async fn top_skip_select_and_query_errors() {
         let c = c.clone();
         let tok = tok.clone();
         let base = base.clone();
-        async move { json_of(c.get(&base).bearer_auth(&tok).query(&q).send().await.unwrap()).await }
+        async move {
+            json_of(
+                c.get(&base)
+                    .bearer_auth(&tok)
+                    .query(&q)
+                    .send()
+                    .await
+                    .unwrap(),
+            )
+            .await
+        }
     };
-    let (st, v) = get(vec![("$top", "5".into()), ("$skip", "3".into()), ("$orderby", "ShipmentId desc".into()), ("$select", "ShipmentId,ReceiverCountry".into())]).await;
+    let (st, v) = get(vec![
+        ("$top", "5".into()),
+        ("$skip", "3".into()),
+        ("$orderby", "ShipmentId desc".into()),
+        ("$select", "ShipmentId,ReceiverCountry".into()),
+    ])
+    .await;
     assert_eq!(st, 200);
     let vals = v["value"].as_array().unwrap();
     assert_eq!(vals.len(), 5);
     assert!(vals[0]["ShipmentId"].as_i64().unwrap() > vals[1]["ShipmentId"].as_i64().unwrap());
-    assert_eq!(vals[0].as_object().unwrap().len(), 3, "etag + 2 selected fields: {}", vals[0]);
-    assert!(v["@odata.context"].as_str().unwrap().contains("ShipmentSet(ShipmentId,ReceiverCountry)"));
+    assert_eq!(
+        vals[0].as_object().unwrap().len(),
+        3,
+        "etag + 2 selected fields: {}",
+        vals[0]
+    );
+    assert!(
+        v["@odata.context"]
+            .as_str()
+            .unwrap()
+            .contains("ShipmentSet(ShipmentId,ReceiverCountry)")
+    );
     assert!(v.get("@odata.nextLink").is_none());
-    let (st, v) = get(vec![("$filter", "ReceiverCountry eq 'US' and not (ShipViaCode eq 'UPSGND') and OperativeGrossWeight ge 1.5".into())]).await;
+    let (st, v) = get(vec![(
+        "$filter",
+        "ReceiverCountry eq 'US' and not (ShipViaCode eq 'UPSGND') and OperativeGrossWeight ge 1.5"
+            .into(),
+    )])
+    .await;
     assert_eq!(st, 200);
     for s in v["value"].as_array().unwrap() {
         assert_eq!(s["ReceiverCountry"], "US");
         assert_ne!(s["ShipViaCode"], "UPSGND");
     }
-    let (st, v) = get(vec![("$filter", "startswith(OrderNo,'C10000') and contains(tolower(ReceiverAddressName),'a')".into())]).await;
+    let (st, v) = get(vec![(
+        "$filter",
+        "startswith(OrderNo,'C10000') and contains(tolower(ReceiverAddressName),'a')".into(),
+    )])
+    .await;
     assert_eq!(st, 200);
     assert!(!v["value"].as_array().unwrap().is_empty());
     for (q, val) in [
@@ -160,11 +252,31 @@ async fn top_skip_select_and_query_errors() {
     ] {
         let (st, v) = get(vec![(q, val.to_string())]).await;
         assert_eq!(st, 400, "{q}={val}");
-        assert!(v["error"]["code"].is_string() && v["error"]["message"].is_string(), "{v}");
+        assert!(
+            v["error"]["code"].is_string() && v["error"]["message"].is_string(),
+            "{v}"
+        );
     }
-    let (st, _) = json_of(c.get(format!("{}/ShipmentHandling.svc/NoSuchSet", info.ifs.base_url)).bearer_auth(&tok).send().await.unwrap()).await;
+    let (st, _) = json_of(
+        c.get(format!(
+            "{}/ShipmentHandling.svc/NoSuchSet",
+            info.ifs.base_url
+        ))
+        .bearer_auth(&tok)
+        .send()
+        .await
+        .unwrap(),
+    )
+    .await;
     assert_eq!(st, 404);
-    let (st, _) = json_of(c.delete(format!("{base}(ShipmentId=10001)")).bearer_auth(&tok).send().await.unwrap()).await;
+    let (st, _) = json_of(
+        c.delete(format!("{base}(ShipmentId=10001)"))
+            .bearer_auth(&tok)
+            .send()
+            .await
+            .unwrap(),
+    )
+    .await;
     assert_eq!(st, 405);
 }
 
@@ -172,29 +284,64 @@ async fn top_skip_select_and_query_errors() {
 async fn single_get_etag_and_patch_preconditions() {
     let (sims, info, c) = start(SimOptions::default().shipments(5)).await;
     let tok = ifs_token(&c, &info).await;
-    let url = format!("{}/ShipmentHandling.svc/ShipmentSet(ShipmentId=10002)", info.ifs.base_url);
+    let url = format!(
+        "{}/ShipmentHandling.svc/ShipmentSet(ShipmentId=10002)",
+        info.ifs.base_url
+    );
     let r = c.get(&url).bearer_auth(&tok).send().await.unwrap();
     let etag = r.headers()["etag"].to_str().unwrap().to_string();
     let (st, v) = json_of(r).await;
     assert_eq!(st, 200);
     assert_eq!(v["@odata.etag"], etag.as_str());
-    assert!(v["@odata.context"].as_str().unwrap().ends_with("#ShipmentSet/$entity"));
+    assert!(
+        v["@odata.context"]
+            .as_str()
+            .unwrap()
+            .ends_with("#ShipmentSet/$entity")
+    );
     let before = v["LastActivityDate"].as_str().unwrap().to_string();
     let body = json!({"ProNo": "1Z9W1A470312345678", "Cf$_TrackingStatus": "Label Created"});
     // No If-Match → 428.
-    let r = c.patch(&url).bearer_auth(&tok).json(&body).send().await.unwrap();
+    let r = c
+        .patch(&url)
+        .bearer_auth(&tok)
+        .json(&body)
+        .send()
+        .await
+        .unwrap();
     assert_eq!(r.status(), 428);
     // Wrong ETag → 412.
-    let r = c.patch(&url).bearer_auth(&tok).header("If-Match", "W/\"bogus\"").json(&body).send().await.unwrap();
+    let r = c
+        .patch(&url)
+        .bearer_auth(&tok)
+        .header("If-Match", "W/\"bogus\"")
+        .json(&body)
+        .send()
+        .await
+        .unwrap();
     assert_eq!(r.status(), 412);
     // Right ETag → 204 with a new ETag.
     sims.clock().advance(Duration::from_secs(5));
-    let r = c.patch(&url).bearer_auth(&tok).header("If-Match", &etag).json(&body).send().await.unwrap();
+    let r = c
+        .patch(&url)
+        .bearer_auth(&tok)
+        .header("If-Match", &etag)
+        .json(&body)
+        .send()
+        .await
+        .unwrap();
     assert_eq!(r.status(), 204);
     let new_etag = r.headers()["etag"].to_str().unwrap().to_string();
     assert_ne!(new_etag, etag);
     // Old ETag is now stale.
-    let r = c.patch(&url).bearer_auth(&tok).header("If-Match", &etag).json(&body).send().await.unwrap();
+    let r = c
+        .patch(&url)
+        .bearer_auth(&tok)
+        .header("If-Match", &etag)
+        .json(&body)
+        .send()
+        .await
+        .unwrap();
     assert_eq!(r.status(), 412);
     // `*` is accepted; return=representation gives the entity.
     let r = c
@@ -213,15 +360,43 @@ async fn single_get_etag_and_patch_preconditions() {
     assert_ne!(v["@odata.etag"], new_etag.as_str());
     assert!(v["LastActivityDate"].as_str().unwrap() > before.as_str());
     // Bad writes.
-    for bad in [json!({"Objstate": "Closed"}), json!({"NoSuchField": 1}), json!({"NetWeight": "heavy"}), json!({"Cf$_DeliveredDate": "yesterday"})] {
-        let r = c.patch(&url).bearer_auth(&tok).header("If-Match", "*").json(&bad).send().await.unwrap();
+    for bad in [
+        json!({"Objstate": "Closed"}),
+        json!({"NoSuchField": 1}),
+        json!({"NetWeight": "heavy"}),
+        json!({"Cf$_DeliveredDate": "yesterday"}),
+    ] {
+        let r = c
+            .patch(&url)
+            .bearer_auth(&tok)
+            .header("If-Match", "*")
+            .json(&bad)
+            .send()
+            .await
+            .unwrap();
         assert_eq!(r.status(), 400, "{bad}");
     }
-    let r = c.patch(&url).bearer_auth(&tok).header("If-Match", "*").header("Content-Type", "application/json").body("{not json").send().await.unwrap();
+    let r = c
+        .patch(&url)
+        .bearer_auth(&tok)
+        .header("If-Match", "*")
+        .header("Content-Type", "application/json")
+        .body("{not json")
+        .send()
+        .await
+        .unwrap();
     let (st, v) = json_of(r).await;
     assert_eq!(st, 400);
     assert_eq!(v["error"]["code"], "ODP_DESERIALIZATION_ERROR");
-    let r = c.get(format!("{}/ShipmentHandling.svc/ShipmentSet(ShipmentId=1)", info.ifs.base_url)).bearer_auth(&tok).send().await.unwrap();
+    let r = c
+        .get(format!(
+            "{}/ShipmentHandling.svc/ShipmentSet(ShipmentId=1)",
+            info.ifs.base_url
+        ))
+        .bearer_auth(&tok)
+        .send()
+        .await
+        .unwrap();
     assert_eq!(r.status(), 404);
     let writes = sims.ifs().snapshot().writes;
     assert_eq!(writes.iter().filter(|w| w.by == "api").count(), 2);
@@ -231,27 +406,70 @@ async fn single_get_etag_and_patch_preconditions() {
 async fn concurrent_edit_fault_makes_patch_fail_once_then_succeed() {
     let (sims, info, c) = start(SimOptions::default().shipments(5)).await;
     let tok = ifs_token(&c, &info).await;
-    let url = format!("{}/ShipmentHandling.svc/ShipmentSet(ShipmentId=10003)", info.ifs.base_url);
+    let url = format!(
+        "{}/ShipmentHandling.svc/ShipmentSet(ShipmentId=10003)",
+        info.ifs.base_url
+    );
     // Another user saves right after our read.
-    sims.install_fault(FaultSpec::next("ifs.shipment.get", FaultKind::ConcurrentEdit, 1)).unwrap();
+    sims.install_fault(FaultSpec::next(
+        "ifs.shipment.get",
+        FaultKind::ConcurrentEdit,
+        1,
+    ))
+    .unwrap();
     let r = c.get(&url).bearer_auth(&tok).send().await.unwrap();
     let etag = r.headers()["etag"].to_str().unwrap().to_string();
-    let r = c.patch(&url).bearer_auth(&tok).header("If-Match", &etag).json(&json!({"ProNo": "X"})).send().await.unwrap();
+    let r = c
+        .patch(&url)
+        .bearer_auth(&tok)
+        .header("If-Match", &etag)
+        .json(&json!({"ProNo": "X"}))
+        .send()
+        .await
+        .unwrap();
     assert_eq!(r.status(), 412);
     let r = c.get(&url).bearer_auth(&tok).send().await.unwrap();
     let etag = r.headers()["etag"].to_str().unwrap().to_string();
-    let r = c.patch(&url).bearer_auth(&tok).header("If-Match", &etag).json(&json!({"ProNo": "X"})).send().await.unwrap();
+    let r = c
+        .patch(&url)
+        .bearer_auth(&tok)
+        .header("If-Match", &etag)
+        .json(&json!({"ProNo": "X"}))
+        .send()
+        .await
+        .unwrap();
     assert_eq!(r.status(), 204);
     let s = sims.ifs().shipment(10003).unwrap();
     assert_eq!(s["ProNo"], "X");
-    assert!(s["Cf$_Remark"].as_str().unwrap().contains("another user"), "the other user's change stays");
+    assert!(
+        s["Cf$_Remark"].as_str().unwrap().contains("another user"),
+        "the other user's change stays"
+    );
     // The PATCH flavour: the edit lands between the read and the write.
-    sims.install_fault(FaultSpec::next("ifs.shipment.patch", FaultKind::ConcurrentEdit, 1)).unwrap();
+    sims.install_fault(FaultSpec::next(
+        "ifs.shipment.patch",
+        FaultKind::ConcurrentEdit,
+        1,
+    ))
+    .unwrap();
     let r = c.get(&url).bearer_auth(&tok).send().await.unwrap();
     let etag = r.headers()["etag"].to_str().unwrap().to_string();
-    let r = c.patch(&url).bearer_auth(&tok).header("If-Match", &etag).json(&json!({"AirwayBillNo": "Y"})).send().await.unwrap();
+    let r = c
+        .patch(&url)
+        .bearer_auth(&tok)
+        .header("If-Match", &etag)
+        .json(&json!({"AirwayBillNo": "Y"}))
+        .send()
+        .await
+        .unwrap();
     assert_eq!(r.status(), 412);
-    let by: Vec<String> = sims.ifs().snapshot().writes.iter().map(|w| w.by.clone()).collect();
+    let by: Vec<String> = sims
+        .ifs()
+        .snapshot()
+        .writes
+        .iter()
+        .map(|w| w.by.clone())
+        .collect();
     assert_eq!(by.iter().filter(|b| *b == "other-user").count(), 2);
 }
 
@@ -262,7 +480,10 @@ async fn orders_charges_lines_and_handling_units() {
     let ship = sims.ifs().shipment(10001).unwrap();
     let order = ship["OrderNo"].as_str().unwrap().to_string();
     assert!(order.starts_with('C') && order.len() == 11);
-    let co = format!("{}/CustomerOrderHandling.svc/CustomerOrderSet(OrderNo='{order}')", info.ifs.base_url);
+    let co = format!(
+        "{}/CustomerOrderHandling.svc/CustomerOrderSet(OrderNo='{order}')",
+        info.ifs.base_url
+    );
     let r = c.get(&co).bearer_auth(&tok).send().await.unwrap();
     assert!(r.headers().contains_key("etag"));
     let (st, v) = json_of(r).await;
@@ -270,7 +491,13 @@ async fn orders_charges_lines_and_handling_units() {
     assert_eq!(v["OrderNo"], order.as_str());
     let charges = format!("{co}/CustomerOrderChargeArray");
     let charge = json!({"ChargeType": "FREIGHT", "ChargeAmount": 23.45, "ChargeCost": 17.35, "ChargedQty": 1, "SalesUnitMeas": "EA", "ShipmentId": 10001, "Cf$_ExternalRef": "UPS:1Z9W1A470300000011", "CodeB": "4100"});
-    let r = c.post(&charges).bearer_auth(&tok).json(&charge).send().await.unwrap();
+    let r = c
+        .post(&charges)
+        .bearer_auth(&tok)
+        .json(&charge)
+        .send()
+        .await
+        .unwrap();
     assert!(r.headers().contains_key("location"));
     let (st, v) = json_of(r).await;
     assert_eq!(st, 201, "{v}");
@@ -278,30 +505,84 @@ async fn orders_charges_lines_and_handling_units() {
     assert_eq!(v["ChargeAmount"], 23.45);
     assert!(v["@odata.etag"].is_string());
     let (st, v) = json_of(
-        c.get(&charges).bearer_auth(&tok).query(&[("$filter", "Cf$_ExternalRef eq 'UPS:1Z9W1A470300000011'")]).send().await.unwrap(),
+        c.get(&charges)
+            .bearer_auth(&tok)
+            .query(&[("$filter", "Cf$_ExternalRef eq 'UPS:1Z9W1A470300000011'")])
+            .send()
+            .await
+            .unwrap(),
     )
     .await;
     assert_eq!(st, 200);
     assert_eq!(v["value"].as_array().unwrap().len(), 1);
-    let (_, v) = json_of(c.get(&charges).bearer_auth(&tok).query(&[("$filter", "Cf$_ExternalRef eq 'other'")]).send().await.unwrap()).await;
+    let (_, v) = json_of(
+        c.get(&charges)
+            .bearer_auth(&tok)
+            .query(&[("$filter", "Cf$_ExternalRef eq 'other'")])
+            .send()
+            .await
+            .unwrap(),
+    )
+    .await;
     assert_eq!(v["value"].as_array().unwrap().len(), 0);
     // Missing mandatory field, unknown field, wrong shipment.
-    for bad in [json!({"ChargeAmount": 1, "ChargedQty": 1}), json!({"ChargeType": "F", "ChargeAmount": 1, "ChargedQty": 1, "Bogus": 1}), json!({"ChargeType": "F", "ChargeAmount": 1, "ChargedQty": 1, "ShipmentId": 99})] {
-        assert_eq!(c.post(&charges).bearer_auth(&tok).json(&bad).send().await.unwrap().status(), 400, "{bad}");
+    for bad in [
+        json!({"ChargeAmount": 1, "ChargedQty": 1}),
+        json!({"ChargeType": "F", "ChargeAmount": 1, "ChargedQty": 1, "Bogus": 1}),
+        json!({"ChargeType": "F", "ChargeAmount": 1, "ChargedQty": 1, "ShipmentId": 99}),
+    ] {
+        assert_eq!(
+            c.post(&charges)
+                .bearer_auth(&tok)
+                .json(&bad)
+                .send()
+                .await
+                .unwrap()
+                .status(),
+            400,
+            "{bad}"
+        );
     }
     let one = format!("{charges}(OrderNo='{order}',SequenceNo=1)");
-    assert_eq!(c.get(&one).bearer_auth(&tok).send().await.unwrap().status(), 200);
+    assert_eq!(
+        c.get(&one).bearer_auth(&tok).send().await.unwrap().status(),
+        200
+    );
     assert_eq!(sims.ifs().charges(&order).len(), 1);
-    assert_eq!(sims.ifs().snapshot().orders.iter().find(|o| o["OrderNo"] == order.as_str()).unwrap()["ChargesExist"], true);
+    assert_eq!(
+        sims.ifs()
+            .snapshot()
+            .orders
+            .iter()
+            .find(|o| o["OrderNo"] == order.as_str())
+            .unwrap()["ChargesExist"],
+        true
+    );
     // Lines and handling units by shipment.
     let lines = format!("{}/ShipmentHandling.svc/ShipmentLineSet", info.ifs.base_url);
-    let (st, v) = json_of(c.get(&lines).bearer_auth(&tok).query(&[("$filter", "ShipmentId eq 10001")]).send().await.unwrap()).await;
+    let (st, v) = json_of(
+        c.get(&lines)
+            .bearer_auth(&tok)
+            .query(&[("$filter", "ShipmentId eq 10001")])
+            .send()
+            .await
+            .unwrap(),
+    )
+    .await;
     assert_eq!(st, 200);
     let ls = v["value"].as_array().unwrap();
     assert!(!ls.is_empty());
     assert!(ls.iter().all(|l| l["SourceRef1"] == order.as_str()));
     let hus = format!("{}/ShipmentHandling.svc/HandlingUnitSet", info.ifs.base_url);
-    let (_, v) = json_of(c.get(&hus).bearer_auth(&tok).query(&[("$filter", "ShipmentId eq 10001")]).send().await.unwrap()).await;
+    let (_, v) = json_of(
+        c.get(&hus)
+            .bearer_auth(&tok)
+            .query(&[("$filter", "ShipmentId eq 10001")])
+            .send()
+            .await
+            .unwrap(),
+    )
+    .await;
     let hs = v["value"].as_array().unwrap();
     assert_eq!(hs.len() as i64, ship["NoOfHandlingUnits"].as_i64().unwrap());
     for h in hs {
@@ -310,9 +591,39 @@ async fn orders_charges_lines_and_handling_units() {
         assert!(["CM", "IN"].contains(&h["UomForLength"].as_str().unwrap()));
     }
     let id = hs[0]["HandlingUnitId"].as_i64().unwrap();
-    assert_eq!(c.get(format!("{hus}(HandlingUnitId={id})")).bearer_auth(&tok).send().await.unwrap().status(), 200);
-    assert_eq!(c.get(format!("{lines}(ShipmentId=10001,ShipmentLineNo=1)")).bearer_auth(&tok).send().await.unwrap().status(), 200);
-    let (st, _) = json_of(c.get(format!("{}/CustomerOrderHandling.svc/CustomerOrderSet", info.ifs.base_url)).bearer_auth(&tok).query(&[("$filter", "Objstate eq IfsApp.CustomerOrderHandling.CustomerOrderState'Reserved'")]).send().await.unwrap()).await;
+    assert_eq!(
+        c.get(format!("{hus}(HandlingUnitId={id})"))
+            .bearer_auth(&tok)
+            .send()
+            .await
+            .unwrap()
+            .status(),
+        200
+    );
+    assert_eq!(
+        c.get(format!("{lines}(ShipmentId=10001,ShipmentLineNo=1)"))
+            .bearer_auth(&tok)
+            .send()
+            .await
+            .unwrap()
+            .status(),
+        200
+    );
+    let (st, _) = json_of(
+        c.get(format!(
+            "{}/CustomerOrderHandling.svc/CustomerOrderSet",
+            info.ifs.base_url
+        ))
+        .bearer_auth(&tok)
+        .query(&[(
+            "$filter",
+            "Objstate eq IfsApp.CustomerOrderHandling.CustomerOrderState'Reserved'",
+        )])
+        .send()
+        .await
+        .unwrap(),
+    )
+    .await;
     assert_eq!(st, 200);
 }
 
@@ -328,21 +639,41 @@ async fn seed_data_is_deterministic_and_varied() {
     };
     let sa = strip(a.ifs().snapshot().shipments);
     let sb = strip(b.ifs().snapshot().shipments);
-    let fields = ["ShipmentId", "ReceiverCountry", "ReceiverZipCode", "ShipViaCode", "OrderNo", "OperativeGrossWeight"];
+    let fields = [
+        "ShipmentId",
+        "ReceiverCountry",
+        "ReceiverZipCode",
+        "ShipViaCode",
+        "OrderNo",
+        "OperativeGrossWeight",
+    ];
     for (x, y) in sa.iter().zip(&sb) {
         for f in fields {
             assert_eq!(x[f], y[f]);
         }
     }
-    let countries: std::collections::BTreeSet<&str> = sa.iter().map(|s| s["ReceiverCountry"].as_str().unwrap()).collect();
+    let countries: std::collections::BTreeSet<&str> = sa
+        .iter()
+        .map(|s| s["ReceiverCountry"].as_str().unwrap())
+        .collect();
     assert!(countries.len() >= 5, "{countries:?}");
-    let vias: std::collections::BTreeSet<&str> = sa.iter().map(|s| s["ShipViaCode"].as_str().unwrap()).collect();
+    let vias: std::collections::BTreeSet<&str> = sa
+        .iter()
+        .map(|s| s["ShipViaCode"].as_str().unwrap())
+        .collect();
     assert!(vias.contains("UPSGND") && vias.contains("UPSSTD"));
-    let units: std::collections::BTreeSet<&str> = sa.iter().map(|s| s["UomForWeight"].as_str().unwrap()).collect();
+    let units: std::collections::BTreeSet<&str> = sa
+        .iter()
+        .map(|s| s["UomForWeight"].as_str().unwrap())
+        .collect();
     assert_eq!(units.len(), 2);
     let (other, _, _) = start(SimOptions::default().shipments(60).seed(7)).await;
     let so = strip(other.ifs().snapshot().shipments);
-    assert!(so.iter().zip(&sa).any(|(x, y)| x["ReceiverZipCode"] != y["ReceiverZipCode"]));
+    assert!(
+        so.iter()
+            .zip(&sa)
+            .any(|(x, y)| x["ReceiverZipCode"] != y["ReceiverZipCode"])
+    );
 }
 
 #[tokio::test]
@@ -350,38 +681,80 @@ async fn faults_429_5xx_malformed_drop_delay() {
     let (sims, info, c) = start(SimOptions::default().shipments(3)).await;
     let tok = ifs_token(&c, &info).await;
     let url = format!("{}/ShipmentHandling.svc/ShipmentSet", info.ifs.base_url);
-    sims.install_fault(FaultSpec::next("ifs.shipment.list", FaultKind::TooManyRequests, 1).with_retry_after(7)).unwrap();
+    sims.install_fault(
+        FaultSpec::next("ifs.shipment.list", FaultKind::TooManyRequests, 1).with_retry_after(7),
+    )
+    .unwrap();
     let r = c.get(&url).bearer_auth(&tok).send().await.unwrap();
     assert_eq!(r.status(), 429);
     assert_eq!(r.headers()["retry-after"], "7");
-    sims.install_fault(FaultSpec::next("ifs.shipment.list", FaultKind::TooManyRequests, 1)).unwrap();
+    sims.install_fault(FaultSpec::next(
+        "ifs.shipment.list",
+        FaultKind::TooManyRequests,
+        1,
+    ))
+    .unwrap();
     let r = c.get(&url).bearer_auth(&tok).send().await.unwrap();
     assert_eq!(r.status(), 429);
     assert!(!r.headers().contains_key("retry-after"));
-    for (kind, code) in [(FaultKind::InternalError, 500), (FaultKind::Unavailable, 503)] {
-        sims.install_fault(FaultSpec::next("ifs.*", kind, 1)).unwrap();
+    for (kind, code) in [
+        (FaultKind::InternalError, 500),
+        (FaultKind::Unavailable, 503),
+    ] {
+        sims.install_fault(FaultSpec::next("ifs.*", kind, 1))
+            .unwrap();
         let (st, v) = json_of(c.get(&url).bearer_auth(&tok).send().await.unwrap()).await;
         assert_eq!(st, code);
         assert!(v["error"]["code"].is_string());
     }
-    sims.install_fault(FaultSpec::next("ifs.shipment.list", FaultKind::Malformed, 1)).unwrap();
+    sims.install_fault(FaultSpec::next(
+        "ifs.shipment.list",
+        FaultKind::Malformed,
+        1,
+    ))
+    .unwrap();
     let r = c.get(&url).bearer_auth(&tok).send().await.unwrap();
     assert_eq!(r.status(), 200);
     assert!(serde_json::from_str::<Value>(&r.text().await.unwrap()).is_err());
-    sims.install_fault(FaultSpec::next("ifs.token", FaultKind::Drop, 1)).unwrap();
-    assert!(c.post(&info.ifs.token_url).form(&[("grant_type", "client_credentials")]).send().await.is_err());
-    sims.install_fault(FaultSpec::next("ifs.shipment.list", FaultKind::Delay, 1).with_delay_ms(600)).unwrap();
-    let quick = reqwest::Client::builder().timeout(Duration::from_millis(150)).build().unwrap();
+    sims.install_fault(FaultSpec::next("ifs.token", FaultKind::Drop, 1))
+        .unwrap();
+    assert!(
+        c.post(&info.ifs.token_url)
+            .form(&[("grant_type", "client_credentials")])
+            .send()
+            .await
+            .is_err()
+    );
+    sims.install_fault(
+        FaultSpec::next("ifs.shipment.list", FaultKind::Delay, 1).with_delay_ms(600),
+    )
+    .unwrap();
+    let quick = reqwest::Client::builder()
+        .timeout(Duration::from_millis(150))
+        .build()
+        .unwrap();
     let e = quick.get(&url).bearer_auth(&tok).send().await.unwrap_err();
     assert!(e.is_timeout());
     // Back to normal, and the log shows what happened.
-    assert_eq!(c.get(&url).bearer_auth(&tok).send().await.unwrap().status(), 200);
+    assert_eq!(
+        c.get(&url).bearer_auth(&tok).send().await.unwrap().status(),
+        200
+    );
     let log = sims.ifs().requests(Some("ifs.shipment.list"));
     let faults: Vec<Option<String>> = log.iter().map(|r| r.fault.clone()).collect();
-    assert!(faults.contains(&Some("429".into())) && faults.contains(&Some("malformed".into())) && faults.contains(&Some("delay".into())));
+    assert!(
+        faults.contains(&Some("429".into()))
+            && faults.contains(&Some("malformed".into()))
+            && faults.contains(&Some("delay".into()))
+    );
     assert!(sims.faults().is_empty());
     // Rate-triggered faults are deterministic and roughly proportional.
-    sims.install_fault(FaultSpec::rate("ifs.shipment.list", FaultKind::Unavailable, 0.5)).unwrap();
+    sims.install_fault(FaultSpec::rate(
+        "ifs.shipment.list",
+        FaultKind::Unavailable,
+        0.5,
+    ))
+    .unwrap();
     let mut hits = 0;
     for _ in 0..40 {
         if c.get(&url).bearer_auth(&tok).send().await.unwrap().status() == 503 {
@@ -402,7 +775,12 @@ async fn hundreds_of_concurrent_requests() {
         let (c, tok, url) = (c.clone(), tok.clone(), url.clone());
         tasks.push(tokio::spawn(async move {
             let f = format!("ShipmentId ge {}", 10001 + i % 50);
-            c.get(&url).bearer_auth(&tok).query(&[("$filter", f.as_str()), ("$top", "3")]).send().await.map(|r| r.status().as_u16())
+            c.get(&url)
+                .bearer_auth(&tok)
+                .query(&[("$filter", f.as_str()), ("$top", "3")])
+                .send()
+                .await
+                .map(|r| r.status().as_u16())
         }));
     }
     for t in tasks {

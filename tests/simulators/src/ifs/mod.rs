@@ -243,7 +243,11 @@ impl Ent {
     }
 
     /// The entity as served: `@odata.etag` first, then the fields.
-    pub(crate) fn to_json(&self, select: Option<&[String]>, luname: Option<(&str, String)>) -> Entity {
+    pub(crate) fn to_json(
+        &self,
+        select: Option<&[String]>,
+        luname: Option<(&str, String)>,
+    ) -> Entity {
         let mut out = Map::new();
         out.insert("@odata.etag".into(), Value::String(self.etag()));
         match select {
@@ -360,11 +364,18 @@ fn round1(v: f64) -> f64 {
 }
 
 fn num(v: f64) -> Value {
-    serde_json::Number::from_f64(v).map(Value::Number).unwrap_or(Value::Null)
+    serde_json::Number::from_f64(v)
+        .map(Value::Number)
+        .unwrap_or(Value::Null)
 }
 
 impl IfsState {
-    pub(crate) fn new(cfg: IfsConfig, clock: SimClock, log: Arc<RequestLog>, p: &SeedParams) -> Self {
+    pub(crate) fn new(
+        cfg: IfsConfig,
+        clock: SimClock,
+        log: Arc<RequestLog>,
+        p: &SeedParams,
+    ) -> Self {
         let mut data = IfsData {
             shipments: BTreeMap::new(),
             lines: Vec::new(),
@@ -429,13 +440,16 @@ fn seed_data(d: &mut IfsData, now: DateTime<Utc>, p: &SeedParams) {
         };
         let (city, zip) = bad.unwrap_or((rc.city.to_string(), rc.zip.to_string()));
         let ship_via = match (site.country, rc.country) {
-            ("US", "US") => ["UPSGND", "UPSGND", "UPSGND", "UPS2DA", "UPSNDA", "UPS3DS"][rng.random_range(0..6)],
+            ("US", "US") => {
+                ["UPSGND", "UPSGND", "UPSGND", "UPS2DA", "UPSNDA", "UPS3DS"][rng.random_range(0..6)]
+            }
             ("US", _) => ["UPSSTD", "UPSSTD", "UPSEXP"][rng.random_range(0..3)],
             _ => ["UPSSTD", "UPSSTD", "UPSSTD", "UPSEXP", "UPSSVR"][rng.random_range(0..5)],
         };
         // Groups of three shipments share the same modification second (cursor tests).
         let group = (i / 3) as i64;
-        let modified = now - CDuration::minutes(7 * (total as i64 / 3 + 1 - group)) - CDuration::hours(1);
+        let modified =
+            now - CDuration::minutes(7 * (total as i64 / 3 + 1 - group)) - CDuration::hours(1);
         let planned = (now + CDuration::days(rng.random_range(0..2)))
             .with_hour(16)
             .and_then(|t| t.with_minute(0))
@@ -571,7 +585,8 @@ fn seed_data(d: &mut IfsData, now: DateTime<Utc>, p: &SeedParams) {
             "Cf$_Remark": Value::Null,
             "LastActivityDate": iso(modified),
         }));
-        d.shipments.insert(shipment_id, Ent::new(shipment, objid, modified));
+        d.shipments
+            .insert(shipment_id, Ent::new(shipment, objid, modified));
         if prev_order.as_deref() != Some(order_no.as_str()) {
             let objid = d.new_objid();
             let order = obj(json!({
@@ -591,7 +606,8 @@ fn seed_data(d: &mut IfsData, now: DateTime<Utc>, p: &SeedParams) {
                 "CodeB": site.cost_center,
                 "ChargesExist": false,
             }));
-            d.orders.insert(order_no.clone(), Ent::new(order, objid, modified));
+            d.orders
+                .insert(order_no.clone(), Ent::new(order, objid, modified));
             d.charges.insert(order_no.clone(), Vec::new());
         }
         prev_order = Some(order_no);
@@ -706,7 +722,10 @@ impl IfsHandle {
 
     /// One shipment (with `@odata.etag`), if it exists.
     pub fn shipment(&self, id: i64) -> Option<Entity> {
-        lock(&self.state.data).shipments.get(&id).map(|e| e.to_json(None, None))
+        lock(&self.state.data)
+            .shipments
+            .get(&id)
+            .map(|e| e.to_json(None, None))
     }
 
     /// Ids of the shipments in state `Completed` (ready to ship), ascending.
@@ -733,13 +752,15 @@ impl IfsHandle {
     pub fn edit_shipment(&self, id: i64, changes: &Entity) -> Result<Entity, SimError> {
         let now = self.state.clock.now();
         let mut d = lock(&self.state.data);
-        IfsState::apply_shipment_changes(&mut d, now, id, changes, "operator").map_err(|(code, m)| {
-            if code == 404 {
-                SimError::NotFound(m)
-            } else {
-                SimError::Invalid(m)
-            }
-        })?;
+        IfsState::apply_shipment_changes(&mut d, now, id, changes, "operator").map_err(
+            |(code, m)| {
+                if code == 404 {
+                    SimError::NotFound(m)
+                } else {
+                    SimError::Invalid(m)
+                }
+            },
+        )?;
         d.shipments
             .get(&id)
             .map(|e| e.to_json(None, None))

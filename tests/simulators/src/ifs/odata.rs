@@ -30,7 +30,10 @@ pub(crate) struct SetMeta {
 
 impl SetMeta {
     pub(crate) fn field(&self, name: &str) -> Option<Ft> {
-        self.fields.iter().find(|(n, _)| *n == name).map(|(_, t)| *t)
+        self.fields
+            .iter()
+            .find(|(n, _)| *n == name)
+            .map(|(_, t)| *t)
     }
 }
 
@@ -134,11 +137,14 @@ fn lex(src: &str) -> R<Vec<Tok>> {
                 out.push(Tok::Str(s));
                 i = n;
             }
-            c if c.is_ascii_digit() || (c == '-' && chars.get(i + 1).is_some_and(|d| d.is_ascii_digit())) => {
+            c if c.is_ascii_digit()
+                || (c == '-' && chars.get(i + 1).is_some_and(|d| d.is_ascii_digit())) =>
+            {
                 let start = i;
                 i += 1;
                 while i < chars.len()
-                    && (chars[i].is_ascii_alphanumeric() || matches!(chars[i], '.' | ':' | '-' | '+'))
+                    && (chars[i].is_ascii_alphanumeric()
+                        || matches!(chars[i], '.' | ':' | '-' | '+'))
                 {
                     i += 1;
                 }
@@ -161,7 +167,11 @@ fn lex(src: &str) -> R<Vec<Tok>> {
                     out.push(Tok::Ident(ident));
                 }
             }
-            other => return Err(ODataError::bad(format!("unexpected character '{other}' in $filter"))),
+            other => {
+                return Err(ODataError::bad(format!(
+                    "unexpected character '{other}' in $filter"
+                )));
+            }
         }
     }
     Ok(out)
@@ -305,7 +315,9 @@ impl Parser<'_> {
             Some(Tok::Enum(ty, member)) => {
                 let want_prefix = format!("IfsApp.{}.", self.meta.projection);
                 match ty.strip_prefix(&want_prefix) {
-                    Some(t) if !t.is_empty() && !t.contains('.') => Ok(Expr::Lit(V::Enum(format!("{t}'{member}")))),
+                    Some(t) if !t.is_empty() && !t.contains('.') => {
+                        Ok(Expr::Lit(V::Enum(format!("{t}'{member}"))))
+                    }
                     _ => Err(ODataError::bad(format!(
                         "unknown enumeration type '{ty}' (expected {want_prefix}<EnumType>)"
                     ))),
@@ -325,7 +337,11 @@ impl Parser<'_> {
                         "endswith" => Func::EndsWith,
                         "tolower" => Func::ToLower,
                         "toupper" => Func::ToUpper,
-                        _ => return Err(ODataError::bad(format!("unsupported function '{id}' in $filter"))),
+                        _ => {
+                            return Err(ODataError::bad(format!(
+                                "unsupported function '{id}' in $filter"
+                            )));
+                        }
                     };
                     self.pos += 1;
                     let mut args = vec![self.or()?];
@@ -336,9 +352,15 @@ impl Parser<'_> {
                     if self.bump() != Some(Tok::RParen) {
                         return Err(ODataError::bad("missing ')' after function arguments"));
                     }
-                    let want = if matches!(f, Func::ToLower | Func::ToUpper) { 1 } else { 2 };
+                    let want = if matches!(f, Func::ToLower | Func::ToUpper) {
+                        1
+                    } else {
+                        2
+                    };
                     if args.len() != want {
-                        return Err(ODataError::bad(format!("function '{id}' takes {want} argument(s)")));
+                        return Err(ODataError::bad(format!(
+                            "function '{id}' takes {want} argument(s)"
+                        )));
                     }
                     return Ok(Expr::Call(f, args));
                 }
@@ -350,7 +372,9 @@ impl Parser<'_> {
                     ))),
                 }
             }
-            Some(t) => Err(ODataError::bad(format!("unexpected token {t:?} in $filter"))),
+            Some(t) => Err(ODataError::bad(format!(
+                "unexpected token {t:?} in $filter"
+            ))),
             None => Err(ODataError::bad("unexpected end of $filter")),
         }
     }
@@ -396,15 +420,18 @@ fn type_of(e: &Expr) -> R<Ty> {
                     "incompatible operand types {ta:?} and {tb:?} for '{op:?}'{hint}"
                 )));
             }
-            if let (Ty::Enum(_), Expr::Lit(V::Enum(lit))) = (&ta, b.as_ref())
-            {
+            if let (Ty::Enum(_), Expr::Lit(V::Enum(lit))) = (&ta, b.as_ref()) {
                 check_enum_member(a, lit)?;
             }
             if let (Expr::Lit(V::Enum(lit)), Ty::Enum(_)) = (a.as_ref(), &tb) {
                 check_enum_member(b, lit)?;
             }
-            if matches!(op, Op::Gt | Op::Ge | Op::Lt | Op::Le) && matches!(ta, Ty::Bool | Ty::Enum(_)) {
-                return Err(ODataError::bad("ordering comparison not supported for this type"));
+            if matches!(op, Op::Gt | Op::Ge | Op::Lt | Op::Le)
+                && matches!(ta, Ty::Bool | Ty::Enum(_))
+            {
+                return Err(ODataError::bad(
+                    "ordering comparison not supported for this type",
+                ));
             }
             Ty::Bool
         }
@@ -441,7 +468,9 @@ fn check_enum_member(field: &Expr, lit: &str) -> R<()> {
     if let Expr::Field(name, Ft::Enum(_, members)) = field {
         let member = lit.split('\'').nth(1).unwrap_or("");
         if !members.contains(&member) {
-            return Err(ODataError::bad(format!("'{member}' is not a valid value of {name}")));
+            return Err(ODataError::bad(format!(
+                "'{member}' is not a valid value of {name}"
+            )));
         }
     }
     Ok(())
@@ -584,7 +613,9 @@ pub(crate) fn parse_query(raw: Option<&str>, meta: &SetMeta, single: bool) -> R<
             continue;
         }
         if seen.contains(&k) {
-            return Err(ODataError::bad(format!("query option {k} given more than once")));
+            return Err(ODataError::bad(format!(
+                "query option {k} given more than once"
+            )));
         }
         seen.push(k.clone());
         if single && k != "$select" {
@@ -597,18 +628,27 @@ pub(crate) fn parse_query(raw: Option<&str>, meta: &SetMeta, single: bool) -> R<
             "$orderby" => {
                 for item in v.split(',') {
                     let mut parts = item.split_whitespace();
-                    let field = parts.next().ok_or_else(|| ODataError::bad("empty $orderby item"))?;
+                    let field = parts
+                        .next()
+                        .ok_or_else(|| ODataError::bad("empty $orderby item"))?;
                     let desc = match parts.next() {
                         None | Some("asc") => false,
                         Some("desc") => true,
-                        Some(o) => return Err(ODataError::bad(format!("invalid $orderby direction '{o}'"))),
+                        Some(o) => {
+                            return Err(ODataError::bad(format!(
+                                "invalid $orderby direction '{o}'"
+                            )));
+                        }
                     };
                     if parts.next().is_some() {
                         return Err(ODataError::bad("invalid $orderby item"));
                     }
-                    let ft = meta
-                        .field(field)
-                        .ok_or_else(|| ODataError::bad(format!("property '{field}' does not exist on {}", meta.name)))?;
+                    let ft = meta.field(field).ok_or_else(|| {
+                        ODataError::bad(format!(
+                            "property '{field}' does not exist on {}",
+                            meta.name
+                        ))
+                    })?;
                     q.orderby.push((field.to_string(), ft, desc));
                 }
             }
@@ -628,7 +668,10 @@ pub(crate) fn parse_query(raw: Option<&str>, meta: &SetMeta, single: bool) -> R<
                         continue;
                     }
                     if meta.field(f).is_none() {
-                        return Err(ODataError::bad(format!("property '{f}' does not exist on {}", meta.name)));
+                        return Err(ODataError::bad(format!(
+                            "property '{f}' does not exist on {}",
+                            meta.name
+                        )));
                     }
                     fields.push(f.to_string());
                 }
@@ -652,7 +695,12 @@ pub(crate) fn parse_query(raw: Option<&str>, meta: &SetMeta, single: bool) -> R<
 }
 
 /// Sorts rows per `$orderby`, then by `keys` so paging is stable.
-pub(crate) fn sort_rows<T>(rows: &mut [T], get: impl Fn(&T) -> &Map<String, Value>, q: &Query, keys: &[(&str, Ft)]) {
+pub(crate) fn sort_rows<T>(
+    rows: &mut [T],
+    get: impl Fn(&T) -> &Map<String, Value>,
+    q: &Query,
+    keys: &[(&str, Ft)],
+) {
     rows.sort_by(|a, b| {
         let (a, b) = (get(a), get(b));
         for (name, ft, desc) in &q.orderby {
@@ -690,7 +738,10 @@ mod tests {
         fields: &[
             ("ShipmentId", Ft::Int),
             ("Name", Ft::Str),
-            ("Objstate", Ft::Enum("ShipmentState", &["Preliminary", "Completed"])),
+            (
+                "Objstate",
+                Ft::Enum("ShipmentState", &["Preliminary", "Completed"]),
+            ),
             ("LastActivityDate", Ft::Dto),
         ],
     };
@@ -707,15 +758,25 @@ mod tests {
         let e = ent(5, "O'Brien", "Completed", "2024-01-02T10:00:00Z");
         let ok = |f: &str| Filter::parse(f, &META).unwrap().matches(&e);
         assert!(ok("ShipmentId eq 5"));
-        assert!(ok("Objstate eq IfsApp.ShipmentHandling.ShipmentState'Completed'"));
-        assert!(ok("LastActivityDate gt 2024-01-02T09:59:59Z and ShipmentId ge 5"));
+        assert!(ok(
+            "Objstate eq IfsApp.ShipmentHandling.ShipmentState'Completed'"
+        ));
+        assert!(ok(
+            "LastActivityDate gt 2024-01-02T09:59:59Z and ShipmentId ge 5"
+        ));
         assert!(ok("LastActivityDate lt 2024-01-02T11:30+01:00 or false"));
         assert!(ok("not (ShipmentId lt 5) and Name eq 'O''Brien'"));
         assert!(ok("contains(tolower(Name),'brien')"));
         assert!(!ok("Name eq null"));
         assert!(Filter::parse("Objstate eq 'Completed'", &META).is_err());
         assert!(Filter::parse("Objstate eq IfsApp.Other.ShipmentState'Completed'", &META).is_err());
-        assert!(Filter::parse("Objstate eq IfsApp.ShipmentHandling.ShipmentState'Bogus'", &META).is_err());
+        assert!(
+            Filter::parse(
+                "Objstate eq IfsApp.ShipmentHandling.ShipmentState'Bogus'",
+                &META
+            )
+            .is_err()
+        );
         assert!(Filter::parse("Nope eq 1", &META).is_err());
         assert!(Filter::parse("ShipmentId eq", &META).is_err());
         assert!(Filter::parse("(ShipmentId eq 1", &META).is_err());

@@ -1,5 +1,10 @@
 //! HTTP routes of the IFS simulator.
 
+#![allow(
+    clippy::result_large_err,
+    reason = "handlers short-circuit with ready-made HTTP responses, built at most once per request"
+)]
+
 use std::sync::Arc;
 
 use axum::Router;
@@ -14,7 +19,10 @@ use rand::Rng;
 use serde_json::{Map, Value, json};
 
 use super::odata::{self, Ft, ODataError, SetMeta};
-use super::{CHARGE_META, CHARGE_WRITABLE, Ent, HU_META, IfsData, IfsState, LINE_META, ORDER_META, SHIPMENT_META, WriteRecord};
+use super::{
+    CHARGE_META, CHARGE_WRITABLE, Ent, HU_META, IfsData, IfsState, LINE_META, ORDER_META,
+    SHIPMENT_META, WriteRecord,
+};
 use crate::server::ConcurrentEditFault;
 use crate::util::{iso, lock};
 
@@ -23,10 +31,22 @@ pub(crate) const ODATA_PREFIX: &str = "/main/ifsapplications/projection/v1";
 
 pub(crate) fn router(state: Arc<IfsState>) -> Router {
     Router::new()
-        .route("/auth/realms/{realm}/protocol/openid-connect/token", post(token))
-        .route("/auth/realms/{realm}/.well-known/openid-configuration", get(discovery))
+        .route(
+            "/auth/realms/{realm}/protocol/openid-connect/token",
+            post(token),
+        )
+        .route(
+            "/auth/realms/{realm}/.well-known/openid-configuration",
+            get(discovery),
+        )
         .route(&format!("{ODATA_PREFIX}/{{*rest}}"), any(odata_entry))
-        .fallback(|| async { odata_error(404, "ODP_RESOURCE_NOTFOUND", "The requested resource does not exist.") })
+        .fallback(|| async {
+            odata_error(
+                404,
+                "ODP_RESOURCE_NOTFOUND",
+                "The requested resource does not exist.",
+            )
+        })
         .with_state(state)
 }
 
@@ -42,11 +62,23 @@ pub(crate) fn classify(method: &Method, path: &str) -> String {
             _ => "ifs.charge.list",
         }
     } else if path.contains("/CustomerOrderSet") {
-        if path.ends_with(')') { "ifs.order.get" } else { "ifs.order.list" }
+        if path.ends_with(')') {
+            "ifs.order.get"
+        } else {
+            "ifs.order.list"
+        }
     } else if path.contains("/ShipmentLineSet") {
-        if path.ends_with(')') { "ifs.shipment_line.get" } else { "ifs.shipment_line.list" }
+        if path.ends_with(')') {
+            "ifs.shipment_line.get"
+        } else {
+            "ifs.shipment_line.list"
+        }
     } else if path.contains("/HandlingUnitSet") {
-        if path.ends_with(')') { "ifs.handling_unit.get" } else { "ifs.handling_unit.list" }
+        if path.ends_with(')') {
+            "ifs.handling_unit.get"
+        } else {
+            "ifs.handling_unit.list"
+        }
     } else if path.contains("/ShipmentSet") {
         match (m, path.ends_with(')')) {
             ("PATCH", _) => "ifs.shipment.patch",
@@ -63,7 +95,11 @@ pub(crate) fn classify(method: &Method, path: &str) -> String {
 
 pub(crate) fn odata_error(status: u16, code: &str, message: &str) -> Response {
     let st = StatusCode::from_u16(status).unwrap_or(StatusCode::BAD_REQUEST);
-    (st, axum::Json(json!({"error": {"code": code, "message": message}}))).into_response()
+    (
+        st,
+        axum::Json(json!({"error": {"code": code, "message": message}})),
+    )
+        .into_response()
 }
 
 fn from_odata(e: ODataError) -> Response {
@@ -71,7 +107,11 @@ fn from_odata(e: ODataError) -> Response {
 }
 
 fn kc_error(status: StatusCode, error: &str, desc: &str) -> Response {
-    (status, axum::Json(json!({"error": error, "error_description": desc}))).into_response()
+    (
+        status,
+        axum::Json(json!({"error": error, "error_description": desc})),
+    )
+        .into_response()
 }
 
 async fn discovery(State(st): State<Arc<IfsState>>, Path(realm): Path<String>) -> Response {
@@ -90,33 +130,66 @@ async fn discovery(State(st): State<Arc<IfsState>>, Path(realm): Path<String>) -
 
 fn basic_credentials(headers: &HeaderMap) -> Option<(String, String)> {
     let v = headers.get(header::AUTHORIZATION)?.to_str().ok()?;
-    let rest = v.strip_prefix("Basic ").or_else(|| v.strip_prefix("basic "))?;
+    let rest = v
+        .strip_prefix("Basic ")
+        .or_else(|| v.strip_prefix("basic "))?;
     let raw = B64.decode(rest.trim()).ok()?;
     let text = String::from_utf8(raw).ok()?;
     let (id, secret) = text.split_once(':')?;
     Some((id.to_string(), secret.to_string()))
 }
 
-async fn token(State(st): State<Arc<IfsState>>, Path(realm): Path<String>, headers: HeaderMap, body: Bytes) -> Response {
+async fn token(
+    State(st): State<Arc<IfsState>>,
+    Path(realm): Path<String>,
+    headers: HeaderMap,
+    body: Bytes,
+) -> Response {
     if realm != st.cfg.realm {
         return kc_error(StatusCode::NOT_FOUND, "Realm does not exist", "");
     }
-    let ct = headers.get(header::CONTENT_TYPE).and_then(|v| v.to_str().ok()).unwrap_or("");
+    let ct = headers
+        .get(header::CONTENT_TYPE)
+        .and_then(|v| v.to_str().ok())
+        .unwrap_or("");
     if !ct.starts_with("application/x-www-form-urlencoded") {
-        return kc_error(StatusCode::BAD_REQUEST, "invalid_request", "Content-Type must be application/x-www-form-urlencoded");
+        return kc_error(
+            StatusCode::BAD_REQUEST,
+            "invalid_request",
+            "Content-Type must be application/x-www-form-urlencoded",
+        );
     }
     let form: Vec<(String, String)> = form_urlencoded::parse(&body).into_owned().collect();
     let get = |k: &str| form.iter().find(|(n, _)| n == k).map(|(_, v)| v.clone());
     let grant = get("grant_type");
     match grant.as_deref() {
         Some("client_credentials") => {}
-        None => return kc_error(StatusCode::BAD_REQUEST, "invalid_request", "Missing form parameter: grant_type"),
-        Some(_) => return kc_error(StatusCode::BAD_REQUEST, "unsupported_grant_type", "Unsupported grant_type"),
+        None => {
+            return kc_error(
+                StatusCode::BAD_REQUEST,
+                "invalid_request",
+                "Missing form parameter: grant_type",
+            );
+        }
+        Some(_) => {
+            return kc_error(
+                StatusCode::BAD_REQUEST,
+                "unsupported_grant_type",
+                "Unsupported grant_type",
+            );
+        }
     }
-    let creds = basic_credentials(&headers).or_else(|| Some((get("client_id")?, get("client_secret")?)));
+    let creds =
+        basic_credentials(&headers).or_else(|| Some((get("client_id")?, get("client_secret")?)));
     match creds {
         Some((id, secret)) if id == st.cfg.client_id && secret == st.cfg.client_secret => {}
-        _ => return kc_error(StatusCode::UNAUTHORIZED, "unauthorized_client", "Invalid client or Invalid client credentials"),
+        _ => {
+            return kc_error(
+                StatusCode::UNAUTHORIZED,
+                "unauthorized_client",
+                "Invalid client or Invalid client credentials",
+            );
+        }
     }
     let now = st.clock.now();
     let lifetime = st.cfg.token_lifetime.as_secs();
@@ -129,9 +202,14 @@ async fn token(State(st): State<Arc<IfsState>>, Path(realm): Path<String>, heade
     );
     let sig = B64URL.encode(nonce.to_be_bytes());
     let access = format!("{hdr}.{payload}.{sig}");
-    d.tokens.insert(access.clone(), now + chrono::Duration::seconds(lifetime as i64));
+    d.tokens.insert(
+        access.clone(),
+        now + chrono::Duration::seconds(lifetime as i64),
+    );
     d.tokens_issued += 1;
-    *d.tokens_by_day.entry(now.format("%Y-%m-%d").to_string()).or_default() += 1;
+    *d.tokens_by_day
+        .entry(now.format("%Y-%m-%d").to_string())
+        .or_default() += 1;
     // Drop long-expired tokens so the map does not grow without bound.
     if d.tokens.len() > 10_000 {
         d.tokens.retain(|_, exp| *exp > now);
@@ -152,10 +230,14 @@ async fn token(State(st): State<Arc<IfsState>>, Path(realm): Path<String>, heade
 fn check_bearer(st: &IfsState, headers: &HeaderMap) -> Result<(), Response> {
     let unauthorized = |msg: &str| {
         let mut r = odata_error(401, "UNAUTHORIZED", msg);
-        r.headers_mut().insert(header::WWW_AUTHENTICATE, HeaderValue::from_static("Bearer"));
+        r.headers_mut()
+            .insert(header::WWW_AUTHENTICATE, HeaderValue::from_static("Bearer"));
         r
     };
-    let Some(v) = headers.get(header::AUTHORIZATION).and_then(|v| v.to_str().ok()) else {
+    let Some(v) = headers
+        .get(header::AUTHORIZATION)
+        .and_then(|v| v.to_str().ok())
+    else {
         return Err(unauthorized("Missing access token."));
     };
     let Some(tok) = v.strip_prefix("Bearer ") else {
@@ -177,7 +259,13 @@ enum KeyVal {
 }
 
 /// `Name(k=v,…)` → (Name, Some([(k, v)])).
-fn parse_segment(seg: &str) -> Result<(String, Option<Vec<(Option<String>, KeyVal)>>), ODataError> {
+/// Key predicate: `(name, value)` pairs; the name is absent in the `Set(42)` short form.
+type Keys = Vec<(Option<String>, KeyVal)>;
+
+/// Maps an entity to its IFS `keyref`.
+type KeyrefFn = fn(&Ent) -> String;
+
+fn parse_segment(seg: &str) -> Result<(String, Option<Keys>), ODataError> {
     let Some(open) = seg.find('(') else {
         return Ok((seg.to_string(), None));
     };
@@ -209,7 +297,10 @@ fn parse_segment(seg: &str) -> Result<(String, Option<Vec<(Option<String>, KeyVa
         let val = if let Some(s) = v.strip_prefix('\'').and_then(|s| s.strip_suffix('\'')) {
             KeyVal::Str(s.replace("''", "'"))
         } else {
-            KeyVal::Int(v.parse().map_err(|_| ODataError::bad(format!("invalid key value '{v}'")))?)
+            KeyVal::Int(
+                v.parse()
+                    .map_err(|_| ODataError::bad(format!("invalid key value '{v}'")))?,
+            )
         };
         keys.push((k, val));
     }
@@ -230,10 +321,16 @@ fn int_key(keys: &[(Option<String>, KeyVal)], name: &str, pos: usize) -> Result<
     }
 }
 
-fn str_key(keys: &[(Option<String>, KeyVal)], name: &str, pos: usize) -> Result<String, ODataError> {
+fn str_key(
+    keys: &[(Option<String>, KeyVal)],
+    name: &str,
+    pos: usize,
+) -> Result<String, ODataError> {
     match key_for(keys, name, pos) {
         Some(KeyVal::Str(s)) => Ok(s),
-        _ => Err(ODataError::bad(format!("key '{name}' must be a quoted string"))),
+        _ => Err(ODataError::bad(format!(
+            "key '{name}' must be a quoted string"
+        ))),
     }
 }
 
@@ -266,14 +363,18 @@ fn resolve(rest: &str) -> Result<Target, ODataError> {
             let (name, keys) = parse_segment(first)?;
             match (name.as_str(), keys) {
                 ("ShipmentSet", None) => Ok(Target::Shipments(None)),
-                ("ShipmentSet", Some(k)) => Ok(Target::Shipments(Some(int_key(&k, "ShipmentId", 0)?))),
+                ("ShipmentSet", Some(k)) => {
+                    Ok(Target::Shipments(Some(int_key(&k, "ShipmentId", 0)?)))
+                }
                 ("ShipmentLineSet", None) => Ok(Target::Lines(None)),
                 ("ShipmentLineSet", Some(k)) => Ok(Target::Lines(Some((
                     int_key(&k, "ShipmentId", 0)?,
                     int_key(&k, "ShipmentLineNo", 1)?,
                 )))),
                 ("HandlingUnitSet", None) => Ok(Target::Hus(None)),
-                ("HandlingUnitSet", Some(k)) => Ok(Target::Hus(Some(int_key(&k, "HandlingUnitId", 0)?))),
+                ("HandlingUnitSet", Some(k)) => {
+                    Ok(Target::Hus(Some(int_key(&k, "HandlingUnitId", 0)?)))
+                }
                 _ => Err(not_found()),
             }
         }
@@ -303,7 +404,10 @@ fn resolve(rest: &str) -> Result<Target, ODataError> {
                                 return Err(not_found());
                             }
                             let pos = if nk.len() == 1 { 0 } else { 1 };
-                            Ok(Target::Charges(order, Some(int_key(&nk, "SequenceNo", pos)?)))
+                            Ok(Target::Charges(
+                                order,
+                                Some(int_key(&nk, "SequenceNo", pos)?),
+                            ))
                         }
                     }
                 }
@@ -350,14 +454,22 @@ async fn odata_entry(
         (&Method::GET, Target::Shipments(None)) => list_shipments(&cx),
         (&Method::GET, Target::Shipments(Some(id))) => get_shipment(&cx, id),
         (&Method::PATCH, Target::Shipments(Some(id))) => patch_shipment(&cx, id, &body),
-        (&Method::GET, Target::Lines(k)) => generic(&cx, &LINE_META, "ShipmentLineSet", k.map(|(a, b)| vec![a, b]), |d| {
-            d.lines.iter().collect()
-        }),
+        (&Method::GET, Target::Lines(k)) => generic(
+            &cx,
+            &LINE_META,
+            "ShipmentLineSet",
+            k.map(|(a, b)| vec![a, b]),
+            |d| d.lines.iter().collect(),
+        ),
         (&Method::GET, Target::Hus(k)) => {
-            generic(&cx, &HU_META, "HandlingUnitSet", k.map(|a| vec![a]), |d| d.hus.values().collect())
+            generic(&cx, &HU_META, "HandlingUnitSet", k.map(|a| vec![a]), |d| {
+                d.hus.values().collect()
+            })
         }
         (&Method::GET, Target::Orders(None)) => {
-            generic(&cx, &ORDER_META, "CustomerOrderSet", None, |d| d.orders.values().collect())
+            generic(&cx, &ORDER_META, "CustomerOrderSet", None, |d| {
+                d.orders.values().collect()
+            })
         }
         (&Method::GET, Target::Orders(Some(no))) => get_order(&cx, &no),
         (&Method::GET, Target::Charges(order, seq)) => list_charges(&cx, &order, seq),
@@ -386,7 +498,8 @@ fn service_doc(st: &IfsState, projection: &str) -> Response {
 
 fn json_response(status: StatusCode, v: Value, etag: Option<String>) -> Response {
     let mut r = (status, axum::Json(v)).into_response();
-    r.headers_mut().insert("OData-Version", HeaderValue::from_static("4.0"));
+    r.headers_mut()
+        .insert("OData-Version", HeaderValue::from_static("4.0"));
     if let Some(e) = etag
         && let Ok(h) = HeaderValue::from_str(&e)
     {
@@ -403,7 +516,7 @@ fn collection(
     context: &str,
     path_for_next: &str,
     keys: &[(&str, Ft)],
-    luname: Option<(&str, fn(&Ent) -> String)>,
+    luname: Option<(&str, KeyrefFn)>,
 ) -> Result<(Value, Vec<Value>), ODataError> {
     let q = odata::parse_query(cx.query, meta, false)?;
     let mut filtered: Vec<&Ent> = rows
@@ -421,7 +534,9 @@ fn collection(
     if let Some(p) = cx.headers.get("prefer").and_then(|v| v.to_str().ok()) {
         for part in p.split([',', ';']) {
             let part = part.trim();
-            let v = part.strip_prefix("odata.maxpagesize=").or_else(|| part.strip_prefix("maxpagesize="));
+            let v = part
+                .strip_prefix("odata.maxpagesize=")
+                .or_else(|| part.strip_prefix("maxpagesize="));
             if let Some(n) = v.and_then(|n| n.trim().parse::<usize>().ok())
                 && n > 0
             {
@@ -438,8 +553,15 @@ fn collection(
         .map(|e| Value::Object(e.to_json(select, luname.map(|(lu, kf)| (lu, kf(e))))))
         .collect();
     let ctx_url = match select {
-        Some(f) if !f.is_empty() => format!("{}#{context}({})", cx.st.cfg.base_url.clone() + "/" + meta.projection + ".svc/$metadata", f.join(",")),
-        _ => format!("{}/{}.svc/$metadata#{context}", cx.st.cfg.base_url, meta.projection),
+        Some(f) if !f.is_empty() => format!(
+            "{}#{context}({})",
+            cx.st.cfg.base_url.clone() + "/" + meta.projection + ".svc/$metadata",
+            f.join(",")
+        ),
+        _ => format!(
+            "{}/{}.svc/$metadata#{context}",
+            cx.st.cfg.base_url, meta.projection
+        ),
     };
     let mut out = Map::new();
     out.insert("@odata.context".into(), Value::String(ctx_url));
@@ -455,14 +577,21 @@ fn collection(
         ser.append_pair("$skiptoken", &end.to_string());
         out.insert(
             "@odata.nextLink".into(),
-            Value::String(format!("{}/{path_for_next}?{}", cx.st.cfg.base_url, ser.finish())),
+            Value::String(format!(
+                "{}/{path_for_next}?{}",
+                cx.st.cfg.base_url,
+                ser.finish()
+            )),
         );
     }
     Ok((Value::Object(out), values))
 }
 
 fn shipment_keyref(e: &Ent) -> String {
-    format!("SHIPMENT_ID={}^", e.f.get("ShipmentId").cloned().unwrap_or(Value::Null))
+    format!(
+        "SHIPMENT_ID={}^",
+        e.f.get("ShipmentId").cloned().unwrap_or(Value::Null)
+    )
 }
 
 fn list_shipments(cx: &Ctx<'_>) -> Result<Response, ODataError> {
@@ -479,8 +608,15 @@ fn list_shipments(cx: &Ctx<'_>) -> Result<Response, ODataError> {
     )?;
     if cx.concurrent_edit {
         // Another user touches every shipment just read, after the read.
-        let ids: Vec<i64> = values.iter().filter_map(|v| v.get("ShipmentId").and_then(Value::as_i64)).collect();
-        let ids = if ids.is_empty() && !values.is_empty() { d.shipments.keys().copied().take(values.len()).collect() } else { ids };
+        let ids: Vec<i64> = values
+            .iter()
+            .filter_map(|v| v.get("ShipmentId").and_then(Value::as_i64))
+            .collect();
+        let ids = if ids.is_empty() && !values.is_empty() {
+            d.shipments.keys().copied().take(values.len()).collect()
+        } else {
+            ids
+        };
         for id in ids {
             IfsState::other_user_edit(&mut d, now, id);
         }
@@ -488,12 +624,21 @@ fn list_shipments(cx: &Ctx<'_>) -> Result<Response, ODataError> {
     Ok(json_response(StatusCode::OK, body, None))
 }
 
-fn single_json(cx: &Ctx<'_>, meta: &SetMeta, e: &Ent, context: &str, luname: Option<(&str, String)>) -> Result<(Value, String), ODataError> {
+fn single_json(
+    cx: &Ctx<'_>,
+    meta: &SetMeta,
+    e: &Ent,
+    context: &str,
+    luname: Option<(&str, String)>,
+) -> Result<(Value, String), ODataError> {
     let q = odata::parse_query(cx.query, meta, true)?;
     let mut m = Map::new();
     m.insert(
         "@odata.context".into(),
-        Value::String(format!("{}/{}.svc/$metadata#{context}/$entity", cx.st.cfg.base_url, meta.projection)),
+        Value::String(format!(
+            "{}/{}.svc/$metadata#{context}/$entity",
+            cx.st.cfg.base_url, meta.projection
+        )),
     );
     for (k, v) in e.to_json(q.select.as_deref(), luname) {
         m.insert(k, v);
@@ -504,8 +649,17 @@ fn single_json(cx: &Ctx<'_>, meta: &SetMeta, e: &Ent, context: &str, luname: Opt
 fn get_shipment(cx: &Ctx<'_>, id: i64) -> Result<Response, ODataError> {
     let now = cx.st.clock.now();
     let mut d = lock(&cx.st.data);
-    let e = d.shipments.get(&id).ok_or_else(|| not_found(&format!("ShipmentSet(ShipmentId={id})")))?;
-    let (body, etag) = single_json(cx, &SHIPMENT_META, e, "ShipmentSet", Some(("Shipment", shipment_keyref(e))))?;
+    let e = d
+        .shipments
+        .get(&id)
+        .ok_or_else(|| not_found(&format!("ShipmentSet(ShipmentId={id})")))?;
+    let (body, etag) = single_json(
+        cx,
+        &SHIPMENT_META,
+        e,
+        "ShipmentSet",
+        Some(("Shipment", shipment_keyref(e))),
+    )?;
     if cx.concurrent_edit {
         IfsState::other_user_edit(&mut d, now, id);
     }
@@ -526,18 +680,26 @@ fn weak_eq(a: &str, b: &str) -> bool {
 }
 
 fn require_json(cx: &Ctx<'_>, body: &[u8]) -> Result<Map<String, Value>, ODataError> {
-    let ct = cx.headers.get(header::CONTENT_TYPE).and_then(|v| v.to_str().ok()).unwrap_or("");
+    let ct = cx
+        .headers
+        .get(header::CONTENT_TYPE)
+        .and_then(|v| v.to_str().ok())
+        .unwrap_or("");
     let deser = |m: &str| ODataError {
         status: 400,
         code: "ODP_DESERIALIZATION_ERROR",
         message: m.to_string(),
     };
     if !ct.starts_with("application/json") {
-        return Err(deser("Error while de-serializing contents: Content-Type must be application/json."));
+        return Err(deser(
+            "Error while de-serializing contents: Content-Type must be application/json.",
+        ));
     }
     match serde_json::from_slice::<Value>(body) {
         Ok(Value::Object(m)) => Ok(m),
-        Ok(_) => Err(deser("Error while de-serializing contents: a JSON object is expected.")),
+        Ok(_) => Err(deser(
+            "Error while de-serializing contents: a JSON object is expected.",
+        )),
         Err(_) => Err(deser("Error while de-serializing contents.")),
     }
 }
@@ -555,7 +717,12 @@ fn patch_shipment(cx: &Ctx<'_>, id: i64, body: &[u8]) -> Result<Response, ODataE
     if !d.shipments.contains_key(&id) {
         return Err(not_found(&format!("ShipmentSet(ShipmentId={id})")));
     }
-    let Some(if_match) = cx.headers.get(header::IF_MATCH).and_then(|v| v.to_str().ok()).map(str::to_string) else {
+    let Some(if_match) = cx
+        .headers
+        .get(header::IF_MATCH)
+        .and_then(|v| v.to_str().ok())
+        .map(str::to_string)
+    else {
         return Err(ODataError {
             status: 428,
             code: "ODP_MISSING_PRECONDITION",
@@ -575,17 +742,25 @@ fn patch_shipment(cx: &Ctx<'_>, id: i64, body: &[u8]) -> Result<Response, ODataE
             message: "The record has been modified by another user. Refresh and try again.".into(),
         });
     }
-    IfsState::apply_shipment_changes(&mut d, now, id, &changes, "api").map_err(|(status, m)| ODataError {
-        status,
-        code: "ODP_VALIDATION_ERROR",
-        message: m,
+    IfsState::apply_shipment_changes(&mut d, now, id, &changes, "api").map_err(|(status, m)| {
+        ODataError {
+            status,
+            code: "ODP_VALIDATION_ERROR",
+            message: m,
+        }
     })?;
     let Some(e) = d.shipments.get(&id) else {
         return Err(not_found(&format!("ShipmentSet(ShipmentId={id})")));
     };
     if wants_representation(cx) {
         let cx2 = Ctx { query: None, ..*cx };
-        let (body, etag) = single_json(&cx2, &SHIPMENT_META, e, "ShipmentSet", Some(("Shipment", shipment_keyref(e))))?;
+        let (body, etag) = single_json(
+            &cx2,
+            &SHIPMENT_META,
+            e,
+            "ShipmentSet",
+            Some(("Shipment", shipment_keyref(e))),
+        )?;
         return Ok(json_response(StatusCode::OK, body, Some(etag)));
     }
     let mut r = StatusCode::NO_CONTENT.into_response();
@@ -612,17 +787,24 @@ fn generic(
     };
     match key {
         None => {
-            let (body, _) = collection(cx, meta, all, set, &format!("{}.svc/{set}", meta.projection), &key_fields, None)?;
+            let (body, _) = collection(
+                cx,
+                meta,
+                all,
+                set,
+                &format!("{}.svc/{set}", meta.projection),
+                &key_fields,
+                None,
+            )?;
             Ok(json_response(StatusCode::OK, body, None))
         }
         Some(k) => {
             let e = all
                 .into_iter()
                 .find(|e| {
-                    key_fields
-                        .iter()
-                        .zip(&k)
-                        .all(|((name, _), want)| e.f.get(*name).and_then(Value::as_i64) == Some(*want))
+                    key_fields.iter().zip(&k).all(|((name, _), want)| {
+                        e.f.get(*name).and_then(Value::as_i64) == Some(*want)
+                    })
                 })
                 .ok_or_else(|| not_found(set))?;
             let (body, etag) = single_json(cx, meta, e, set, None)?;
@@ -633,9 +815,18 @@ fn generic(
 
 fn get_order(cx: &Ctx<'_>, no: &str) -> Result<Response, ODataError> {
     let d = lock(&cx.st.data);
-    let e = d.orders.get(no).ok_or_else(|| not_found(&format!("CustomerOrderSet(OrderNo='{no}')")))?;
+    let e = d
+        .orders
+        .get(no)
+        .ok_or_else(|| not_found(&format!("CustomerOrderSet(OrderNo='{no}')")))?;
     let keyref = format!("ORDER_NO={no}^");
-    let (body, etag) = single_json(cx, &ORDER_META, e, "CustomerOrderSet", Some(("CustomerOrder", keyref)))?;
+    let (body, etag) = single_json(
+        cx,
+        &ORDER_META,
+        e,
+        "CustomerOrderSet",
+        Some(("CustomerOrder", keyref)),
+    )?;
     Ok(json_response(StatusCode::OK, body, Some(etag)))
 }
 
@@ -653,7 +844,9 @@ fn list_charges(cx: &Ctx<'_>, order: &str, seq: Option<i64>) -> Result<Response,
                 &CHARGE_META,
                 charges.iter().collect(),
                 &ctx_name,
-                &format!("CustomerOrderHandling.svc/CustomerOrderSet(OrderNo='{order}')/CustomerOrderChargeArray"),
+                &format!(
+                    "CustomerOrderHandling.svc/CustomerOrderSet(OrderNo='{order}')/CustomerOrderChargeArray"
+                ),
                 &[("SequenceNo", Ft::Int)],
                 None,
             )?;
@@ -687,9 +880,11 @@ fn post_charge(cx: &Ctx<'_>, order: &str, body: &[u8]) -> Result<Response, OData
             }
             continue;
         }
-        let ft = CHARGE_META
-            .field(k)
-            .ok_or_else(|| bad(format!("property '{k}' does not exist on CustomerOrderChargeArray")))?;
+        let ft = CHARGE_META.field(k).ok_or_else(|| {
+            bad(format!(
+                "property '{k}' does not exist on CustomerOrderChargeArray"
+            ))
+        })?;
         if !CHARGE_WRITABLE.contains(&k.as_str()) {
             return Err(bad(format!("property '{k}' is read-only")));
         }
@@ -697,7 +892,9 @@ fn post_charge(cx: &Ctx<'_>, order: &str, body: &[u8]) -> Result<Response, OData
     }
     for req in ["ChargeType", "ChargeAmount", "ChargedQty"] {
         if input.get(req).is_none_or(Value::is_null) {
-            return Err(bad(format!("ORA-20110: CustomerOrderCharge.{req}: Field {req} is mandatory.")));
+            return Err(bad(format!(
+                "ORA-20110: CustomerOrderCharge.{req}: Field {req} is mandatory."
+            )));
         }
     }
     let now = cx.st.clock.now();
@@ -711,18 +908,30 @@ fn post_charge(cx: &Ctx<'_>, order: &str, body: &[u8]) -> Result<Response, OData
             .get(&sid)
             .is_some_and(|s| s.f.get("OrderNo").and_then(Value::as_str) == Some(order));
         if !belongs {
-            return Err(bad(format!("ORA-20124: Shipment {sid} does not contain lines of order {order}.")));
+            return Err(bad(format!(
+                "ORA-20124: Shipment {sid} does not contain lines of order {order}."
+            )));
         }
     }
     let (contract, company, currency) = (
         order_ent.f.get("Contract").cloned().unwrap_or(Value::Null),
         order_ent.f.get("Company").cloned().unwrap_or(Value::Null),
-        order_ent.f.get("CurrencyCode").cloned().unwrap_or(Value::Null),
+        order_ent
+            .f
+            .get("CurrencyCode")
+            .cloned()
+            .unwrap_or(Value::Null),
     );
     let seq = d
         .charges
         .get(order)
-        .map(|v| v.iter().filter_map(|e| e.f.get("SequenceNo").and_then(Value::as_i64)).max().unwrap_or(0) + 1)
+        .map(|v| {
+            v.iter()
+                .filter_map(|e| e.f.get("SequenceNo").and_then(Value::as_i64))
+                .max()
+                .unwrap_or(0)
+                + 1
+        })
         .unwrap_or(1);
     let amount = input.get("ChargeAmount").cloned().unwrap_or(Value::Null);
     let mut f = Map::new();
@@ -731,7 +940,10 @@ fn post_charge(cx: &Ctx<'_>, order: &str, body: &[u8]) -> Result<Response, OData
     f.insert("Contract".into(), contract);
     f.insert("Company".into(), company);
     for k in CHARGE_WRITABLE {
-        f.insert((*k).to_string(), input.get(*k).cloned().unwrap_or(Value::Null));
+        f.insert(
+            (*k).to_string(),
+            input.get(*k).cloned().unwrap_or(Value::Null),
+        );
     }
     if f.get("ChargeAmountInclTax").is_none_or(Value::is_null) {
         f.insert("ChargeAmountInclTax".into(), amount);
@@ -755,9 +967,15 @@ fn post_charge(cx: &Ctx<'_>, order: &str, body: &[u8]) -> Result<Response, OData
     }
     d.writes.push(WriteRecord {
         at: now,
-        entity: format!("CustomerOrderSet(OrderNo='{order}')/CustomerOrderChargeArray(SequenceNo={seq})"),
+        entity: format!(
+            "CustomerOrderSet(OrderNo='{order}')/CustomerOrderChargeArray(SequenceNo={seq})"
+        ),
         by: "api".into(),
-        fields: input.keys().filter(|k| !k.starts_with('@')).cloned().collect(),
+        fields: input
+            .keys()
+            .filter(|k| !k.starts_with('@'))
+            .cloned()
+            .collect(),
     });
     drop(d);
     let mut m = Map::new();

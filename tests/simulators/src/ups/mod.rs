@@ -309,25 +309,50 @@ pub(crate) fn webhook_body(tn: &str, e: &TrackEvent, scheduled: NaiveDate) -> Va
     loc.insert("country".into(), json!(e.place.country));
     let mut b = serde_json::Map::new();
     b.insert("trackingNumber".into(), json!(tn));
-    b.insert("localActivityDate".into(), json!(local.format("%Y%m%d").to_string()));
-    b.insert("localActivityTime".into(), json!(local.format("%H%M%S").to_string()));
+    b.insert(
+        "localActivityDate".into(),
+        json!(local.format("%Y%m%d").to_string()),
+    );
+    b.insert(
+        "localActivityTime".into(),
+        json!(local.format("%H%M%S").to_string()),
+    );
     b.insert("activityLocation".into(), Value::Object(loc));
     b.insert(
         "activityStatus".into(),
         json!({"type": e.kind, "code": e.code, "description": e.desc, "descriptionCode": e.status_code}),
     );
     if e.kind != "M" && e.kind != "MV" {
-        b.insert("scheduledDeliveryDate".into(), json!(scheduled.format("%Y%m%d").to_string()));
+        b.insert(
+            "scheduledDeliveryDate".into(),
+            json!(scheduled.format("%Y%m%d").to_string()),
+        );
     }
     if e.kind == "D" {
-        b.insert("actualDeliveryDate".into(), json!(local.format("%Y%m%d").to_string()));
-        b.insert("actualDeliveryTime".into(), json!(local.format("%H%M%S").to_string()));
+        b.insert(
+            "actualDeliveryDate".into(),
+            json!(local.format("%Y%m%d").to_string()),
+        );
+        b.insert(
+            "actualDeliveryTime".into(),
+            json!(local.format("%H%M%S").to_string()),
+        );
     }
-    b.insert("gmtActivityDate".into(), json!(e.at.format("%Y%m%d").to_string()));
-    b.insert("gmtActivityTime".into(), json!(e.at.format("%H%M%S").to_string()));
+    b.insert(
+        "gmtActivityDate".into(),
+        json!(e.at.format("%Y%m%d").to_string()),
+    );
+    b.insert(
+        "gmtActivityTime".into(),
+        json!(e.at.format("%H%M%S").to_string()),
+    );
     b.insert(
         "gmtOffset".into(),
-        json!(format!("{}{:02}.00", if off < 0 { '-' } else { '+' }, off.abs())),
+        json!(format!(
+            "{}{:02}.00",
+            if off < 0 { '-' } else { '+' },
+            off.abs()
+        )),
     );
     if e.kind != "M" && e.kind != "MV" {
         b.insert("deliveryTimeDescription".into(), json!("end of day"));
@@ -358,7 +383,11 @@ impl UpsData {
     }
 
     pub(crate) fn recompute_due(&mut self) {
-        self.next_due = self.shipments.iter().filter_map(|s| s.pending.front().map(|e| e.at)).min();
+        self.next_due = self
+            .shipments
+            .iter()
+            .filter_map(|s| s.pending.front().map(|e| e.at))
+            .min();
     }
 
     /// Records an event that just happened: shipment history, Quantum View log, pushes.
@@ -368,7 +397,11 @@ impl UpsData {
         };
         s.events.push(e.clone());
         let scheduled = s.scheduled;
-        let tns: Vec<String> = s.packages.iter().map(|p| p.tracking_number.clone()).collect();
+        let tns: Vec<String> = s
+            .packages
+            .iter()
+            .map(|p| p.tracking_number.clone())
+            .collect();
         self.qv_log.push((idx, e.clone()));
         for tn in tns {
             let Some(sub) = self.subs.get(&tn) else {
@@ -378,7 +411,10 @@ impl UpsData {
                 continue;
             }
             let wanted = sub.event_preferences.is_empty()
-                || sub.event_preferences.iter().any(|p| p == e.kind || (p == "M" && e.kind == "MV"));
+                || sub
+                    .event_preferences
+                    .iter()
+                    .any(|p| p == e.kind || (p == "M" && e.kind == "MV"));
             let Some(url) = sub.url.clone() else {
                 continue;
             };
@@ -443,7 +479,11 @@ impl UpsData {
             service_code: s.service.clone(),
             references: s.references.clone(),
             customer_context: s.customer_context.clone(),
-            tracking_numbers: s.packages.iter().map(|p| p.tracking_number.clone()).collect(),
+            tracking_numbers: s
+                .packages
+                .iter()
+                .map(|p| p.tracking_number.clone())
+                .collect(),
             packages: s.packages.clone(),
             shipper: s.shipper.clone(),
             ship_to: s.ship_to.clone(),
@@ -529,7 +569,9 @@ impl UpsState {
         match tokio::time::timeout(Duration::from_secs(60), rx).await {
             Ok(Ok(())) => Ok(()),
             Ok(Err(_)) => Err(SimError::Pump("the webhook pump has stopped".into())),
-            Err(_) => Err(SimError::Pump("timed out waiting for webhook deliveries".into())),
+            Err(_) => Err(SimError::Pump(
+                "timed out waiting for webhook deliveries".into(),
+            )),
         }
     }
 }
@@ -660,7 +702,11 @@ impl UpsHandle {
     /// Tokens issued on the current (simulated) UTC day.
     pub fn tokens_issued_today(&self) -> u32 {
         let day = self.state.clock.now().format("%Y-%m-%d").to_string();
-        lock(&self.state.data).tokens_by_day.get(&day).copied().unwrap_or(0)
+        lock(&self.state.data)
+            .tokens_by_day
+            .get(&day)
+            .copied()
+            .unwrap_or(0)
     }
 
     /// Webhook pushes so far.

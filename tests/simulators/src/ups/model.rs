@@ -37,7 +37,8 @@ pub(crate) fn valid_1z(tn: &str) -> bool {
     let b = tn.as_bytes();
     tn.len() == 18
         && tn.starts_with("1Z")
-        && b.iter().all(|c| c.is_ascii_digit() || c.is_ascii_uppercase())
+        && b.iter()
+            .all(|c| c.is_ascii_digit() || c.is_ascii_uppercase())
         && check_digit(&tn[2..17]) == char::from(b[17])
 }
 
@@ -59,12 +60,16 @@ pub(crate) fn service_name(code: &str) -> Option<&'static str> {
     })
 }
 
-const EUROPE: &[&str] = &["DE", "GB", "FR", "NL", "BE", "IT", "ES", "AT", "DK", "SE", "PL", "IE", "LU", "CH"];
+const EUROPE: &[&str] = &[
+    "DE", "GB", "FR", "NL", "BE", "IT", "ES", "AT", "DK", "SE", "PL", "IE", "LU", "CH",
+];
 
 /// Services UPS offers between two countries.
 pub(crate) fn lane_services(from: &str, to: &str) -> &'static [&'static str] {
     match (from, to) {
-        ("US", "US") | ("PR", "PR") | ("US", "PR") | ("PR", "US") => &["01", "02", "03", "12", "13", "14", "59"],
+        ("US", "US") | ("PR", "PR") | ("US", "PR") | ("PR", "US") => {
+            &["01", "02", "03", "12", "13", "14", "59"]
+        }
         ("US", "CA") | ("CA", "US") => &["11", "07", "08", "65", "54"],
         (a, b) if a == b => &["11", "07", "65"],
         (a, b) if EUROPE.contains(&a) && EUROPE.contains(&b) => &["11", "07", "65", "54"],
@@ -73,12 +78,21 @@ pub(crate) fn lane_services(from: &str, to: &str) -> &'static [&'static str] {
 }
 
 fn zone_factor(from_zip: &str, to_zip: &str) -> f64 {
-    let key = format!("{}|{}", from_zip.chars().take(3).collect::<String>(), to_zip.chars().take(3).collect::<String>());
+    let key = format!(
+        "{}|{}",
+        from_zip.chars().take(3).collect::<String>(),
+        to_zip.chars().take(3).collect::<String>()
+    );
     1.0 + (fnv(key.as_bytes()) % 9) as f64 / 10.0
 }
 
 /// Published transportation charge for `service` and `billable_lbs`.
-pub(crate) fn transport_charge(service: &str, from_zip: &str, to_zip: &str, billable_lbs: f64) -> f64 {
+pub(crate) fn transport_charge(
+    service: &str,
+    from_zip: &str,
+    to_zip: &str,
+    billable_lbs: f64,
+) -> f64 {
     let z = zone_factor(from_zip, to_zip);
     let ground = 9.25 + 0.85 * billable_lbs * z;
     let standard = 17.50 + 1.6 * billable_lbs * z;
@@ -123,8 +137,20 @@ pub(crate) fn transit_days(service: &str, from_zip: &str, to_zip: &str, same_cou
         "02" | "59" => 2,
         "12" => 3,
         "03" => 1 + h + if same_country { 0 } else { 1 },
-        "11" => if same_country { 1 } else { 2 + h },
-        "07" | "54" => if same_country { 1 } else { 2 },
+        "11" => {
+            if same_country {
+                1
+            } else {
+                2 + h
+            }
+        }
+        "07" | "54" => {
+            if same_country {
+                1
+            } else {
+                2
+            }
+        }
         "65" => 2,
         "08" => 4,
         _ => 3,
@@ -184,13 +210,37 @@ impl TrackEvent {
 
 pub(crate) fn ev(at: DateTime<Utc>, code: &str, place: &Place) -> TrackEvent {
     let (kind, code, desc, detail, status_code) = match code {
-        "MP" => ("M", "MP", "Shipment Ready for UPS", "Shipper created a label, UPS has not received the package yet.", "003"),
+        "MP" => (
+            "M",
+            "MP",
+            "Shipment Ready for UPS",
+            "Shipper created a label, UPS has not received the package yet.",
+            "003",
+        ),
         "OR" => ("I", "OR", "On the Way", "Origin Scan", "005"),
         "DP" => ("I", "DP", "On the Way", "Departed from Facility", "005"),
         "AR" => ("I", "AR", "On the Way", "Arrived at Facility", "005"),
-        "OT" => ("I", "OT", "Out for Delivery", "Out For Delivery Today", "021"),
-        "X1" => ("X", "X1", "Delivery Attempted", "The receiver was not available for delivery. We'll make a second attempt the next business day.", "048"),
-        "MV" => ("MV", "MV", "Manifest Void", "Voided Information Received", "003"),
+        "OT" => (
+            "I",
+            "OT",
+            "Out for Delivery",
+            "Out For Delivery Today",
+            "021",
+        ),
+        "X1" => (
+            "X",
+            "X1",
+            "Delivery Attempted",
+            "The receiver was not available for delivery. We'll make a second attempt the next business day.",
+            "048",
+        ),
+        "MV" => (
+            "MV",
+            "MV",
+            "Manifest Void",
+            "Voided Information Received",
+            "003",
+        ),
         _ => ("D", "FS", "Delivered", "Delivered", "011"),
     };
     TrackEvent {
@@ -249,22 +299,54 @@ pub(crate) fn schedule(
     let mut out = vec![ev(t0, "MP", origin)];
     let pickup = t0 + Duration::minutes(rng.random_range(240..360));
     out.push(ev(pickup, "OR", origin));
-    out.push(ev(pickup + Duration::minutes(rng.random_range(120..240)), "DP", origin));
+    out.push(ev(
+        pickup + Duration::minutes(rng.random_range(120..240)),
+        "DP",
+        origin,
+    ));
     if let Some(g) = &gateway {
-        out.push(ev(pickup + Duration::minutes(rng.random_range(600..900)), "AR", g));
-        out.push(ev(pickup + Duration::minutes(rng.random_range(960..1200)), "DP", g));
+        out.push(ev(
+            pickup + Duration::minutes(rng.random_range(600..900)),
+            "AR",
+            g,
+        ));
+        out.push(ev(
+            pickup + Duration::minutes(rng.random_range(960..1200)),
+            "DP",
+            g,
+        ));
     }
     let ot = at_local(day, 8, rng.random_range(0..50), off);
-    out.push(ev(ot - Duration::minutes(rng.random_range(90..240)), "AR", &dest_hub));
+    out.push(ev(
+        ot - Duration::minutes(rng.random_range(90..240)),
+        "AR",
+        &dest_hub,
+    ));
     out.push(ev(ot, "OT", &dest_hub));
     let exception = fnv(format!("{seed}:{tn}").as_bytes()) % 8 == 5;
     if exception {
-        out.push(ev(at_local(day, 13, rng.random_range(0..59), off), "X1", &dest_hub));
+        out.push(ev(
+            at_local(day, 13, rng.random_range(0..59), off),
+            "X1",
+            &dest_hub,
+        ));
         let next = day + Duration::days(1);
-        out.push(ev(at_local(next, 8, rng.random_range(0..50), off), "OT", &dest_hub));
-        out.push(ev(at_local(next, 11, rng.random_range(0..59), off), "FS", dest));
+        out.push(ev(
+            at_local(next, 8, rng.random_range(0..50), off),
+            "OT",
+            &dest_hub,
+        ));
+        out.push(ev(
+            at_local(next, 11, rng.random_range(0..59), off),
+            "FS",
+            dest,
+        ));
     } else {
-        out.push(ev(at_local(day, rng.random_range(10..16), rng.random_range(0..59), off), "FS", dest));
+        out.push(ev(
+            at_local(day, rng.random_range(10..16), rng.random_range(0..59), off),
+            "FS",
+            dest,
+        ));
     }
     // Keep strictly increasing times whatever the arithmetic above produced.
     for i in 1..out.len() {
@@ -301,13 +383,26 @@ pub(crate) fn validate_us(lines: &[String], city: &str, state: &str, zip: &str, 
     let city_u = city.trim().to_uppercase();
     let state_u = state.trim().to_uppercase();
     let zip5: String = zip.trim().chars().take(5).collect();
-    let lines_u: Vec<String> = lines.iter().map(|l| l.trim().to_uppercase()).filter(|l| !l.is_empty()).collect();
-    let residential = lines_u.iter().any(|l| l.contains("APT") || l.contains("UNIT"));
-    let house_no = lines_u.first().is_some_and(|l| l.chars().next().is_some_and(|c| c.is_ascii_digit()));
-    let entry = US_DIRECTORY.iter().find(|(c, s, _, _)| *c == city_u && *s == state_u).or_else(|| {
-        // A right ZIP with a slightly different city name is still found by ZIP.
-        US_DIRECTORY.iter().find(|(_, s, zips, _)| *s == state_u && zips.contains(&zip5.as_str()) && !city_u.is_empty())
-    });
+    let lines_u: Vec<String> = lines
+        .iter()
+        .map(|l| l.trim().to_uppercase())
+        .filter(|l| !l.is_empty())
+        .collect();
+    let residential = lines_u
+        .iter()
+        .any(|l| l.contains("APT") || l.contains("UNIT"));
+    let house_no = lines_u
+        .first()
+        .is_some_and(|l| l.chars().next().is_some_and(|c| c.is_ascii_digit()));
+    let entry = US_DIRECTORY
+        .iter()
+        .find(|(c, s, _, _)| *c == city_u && *s == state_u)
+        .or_else(|| {
+            // A right ZIP with a slightly different city name is still found by ZIP.
+            US_DIRECTORY.iter().find(|(_, s, zips, _)| {
+                *s == state_u && zips.contains(&zip5.as_str()) && !city_u.is_empty()
+            })
+        });
     let Some((c, s, zips, ext)) = entry else {
         return Xav::NoCandidates;
     };
@@ -341,8 +436,16 @@ mod tests {
     #[test]
     fn xav_rules() {
         let l = vec!["425 Hudson St".to_string()];
-        assert!(matches!(validate_us(&l, "New York", "NY", "10014", 15), Xav::Valid(_)));
-        assert!(matches!(validate_us(&l, "New York", "NY", "10099", 15), Xav::Ambiguous(v) if v.len() == 3));
-        assert_eq!(validate_us(&l, "Chicgo", "IL", "60699", 15), Xav::NoCandidates);
+        assert!(matches!(
+            validate_us(&l, "New York", "NY", "10014", 15),
+            Xav::Valid(_)
+        ));
+        assert!(
+            matches!(validate_us(&l, "New York", "NY", "10099", 15), Xav::Ambiguous(v) if v.len() == 3)
+        );
+        assert_eq!(
+            validate_us(&l, "Chicgo", "IL", "60699", 15),
+            Xav::NoCandidates
+        );
     }
 }

@@ -1,6 +1,11 @@
 //! HTTP routes of the UPS simulator. Bodies follow UPS's OpenAPI specs: PascalCase for the
 //! classic APIs, lowerCamelCase for Tracking and Track Alert, numbers as strings.
 
+#![allow(
+    clippy::result_large_err,
+    reason = "handlers short-circuit with ready-made HTTP responses, built at most once per request"
+)]
+
 use std::collections::VecDeque;
 use std::sync::Arc;
 
@@ -32,9 +37,18 @@ pub(crate) fn router(state: Arc<UpsState>) -> Router {
         .route("/api/track/v1/details/{n}", get(track))
         .route("/api/track/v1/reference/details/{r}", get(track_reference))
         .route("/api/track/v1/shipment/details/{n}", get(track_shipment))
-        .route("/api/track/{version}/subscription/{kind}/package", post(subscribe))
+        .route(
+            "/api/track/{version}/subscription/{kind}/package",
+            post(subscribe),
+        )
         .route("/api/quantumview/{version}/events", post(quantum_view))
-        .fallback(|| async { err(StatusCode::NOT_FOUND, "404", "The requested resource was not found.") })
+        .fallback(|| async {
+            err(
+                StatusCode::NOT_FOUND,
+                "404",
+                "The requested resource was not found.",
+            )
+        })
         .with_state(state)
 }
 
@@ -68,7 +82,11 @@ pub(crate) fn classify(_m: &Method, path: &str) -> String {
 
 /// UPS's common error body.
 pub(crate) fn err(status: StatusCode, code: &str, message: &str) -> Response {
-    (status, axum::Json(json!({"response": {"errors": [{"code": code, "message": message}]}}))).into_response()
+    (
+        status,
+        axum::Json(json!({"response": {"errors": [{"code": code, "message": message}]}})),
+    )
+        .into_response()
 }
 
 fn bad(code: &str, message: &str) -> Response {
@@ -76,7 +94,10 @@ fn bad(code: &str, message: &str) -> Response {
 }
 
 fn missing(path: &str) -> Response {
-    bad("10002", &format!("Missing or invalid required element: {path}"))
+    bad(
+        "10002",
+        &format!("Missing or invalid required element: {path}"),
+    )
 }
 
 /// Replaces single-element arrays by the element, as UPS sometimes does.
@@ -120,26 +141,47 @@ fn ok_json(st: &UpsState, mut v: Value) -> Response {
 
 fn check_bearer(st: &UpsState, headers: &HeaderMap) -> Result<(), Response> {
     let unauthorized = |code: &str, msg: &str| err(StatusCode::UNAUTHORIZED, code, msg);
-    let Some(v) = headers.get(header::AUTHORIZATION).and_then(|v| v.to_str().ok()) else {
-        return Err(unauthorized("UJ0001", "Invalid token or token is not present."));
+    let Some(v) = headers
+        .get(header::AUTHORIZATION)
+        .and_then(|v| v.to_str().ok())
+    else {
+        return Err(unauthorized(
+            "UJ0001",
+            "Invalid token or token is not present.",
+        ));
     };
     let Some(tok) = v.strip_prefix("Bearer ") else {
-        return Err(unauthorized("250002", "Invalid Authentication Information."));
+        return Err(unauthorized(
+            "250002",
+            "Invalid Authentication Information.",
+        ));
     };
     let now = st.clock.now();
     match lock(&st.data).tokens.get(tok.trim()) {
         Some(exp) if *exp > now => Ok(()),
-        Some(_) => Err(unauthorized("250003", "Invalid Access License or Bearer Token expired.")),
-        None => Err(unauthorized("250002", "Invalid Authentication Information.")),
+        Some(_) => Err(unauthorized(
+            "250003",
+            "Invalid Access License or Bearer Token expired.",
+        )),
+        None => Err(unauthorized(
+            "250002",
+            "Invalid Authentication Information.",
+        )),
     }
 }
 
 fn require_trans_headers(headers: &HeaderMap) -> Result<(), Response> {
     if headers.get("transId").is_none_or(|v| v.is_empty()) {
-        return Err(bad("VSS002", "Missing transId header. The request has been rejected."));
+        return Err(bad(
+            "VSS002",
+            "Missing transId header. The request has been rejected.",
+        ));
     }
     if headers.get("transactionSrc").is_none_or(|v| v.is_empty()) {
-        return Err(bad("VSS004", "Missing transactionSrc header. The request has been rejected."));
+        return Err(bad(
+            "VSS004",
+            "Missing transactionSrc header. The request has been rejected.",
+        ));
     }
     Ok(())
 }
@@ -170,7 +212,10 @@ fn req_str(v: &Value, path: &[&str]) -> Result<String, Response> {
 }
 
 fn opt_str(v: &Value, path: &[&str]) -> Option<String> {
-    at(v, path).and_then(Value::as_str).map(|s| s.trim().to_string()).filter(|s| !s.is_empty())
+    at(v, path)
+        .and_then(Value::as_str)
+        .map(|s| s.trim().to_string())
+        .filter(|s| !s.is_empty())
 }
 
 /// One-or-many: UPS accepts a single object where an array is documented.
@@ -210,16 +255,28 @@ fn basic_credentials(headers: &HeaderMap) -> Option<(String, String)> {
 
 async fn token(State(st): State<Arc<UpsState>>, headers: HeaderMap, body: Bytes) -> Response {
     let Some((id, secret)) = basic_credentials(&headers) else {
-        return err(StatusCode::UNAUTHORIZED, "10400", "Invalid/Missing Authorization Header");
+        return err(
+            StatusCode::UNAUTHORIZED,
+            "10400",
+            "Invalid/Missing Authorization Header",
+        );
     };
     if id != st.cfg.client_id || secret != st.cfg.client_secret {
         return err(StatusCode::UNAUTHORIZED, "10401", "ClientId is Invalid");
     }
-    let ct = headers.get(header::CONTENT_TYPE).and_then(|v| v.to_str().ok()).unwrap_or("");
+    let ct = headers
+        .get(header::CONTENT_TYPE)
+        .and_then(|v| v.to_str().ok())
+        .unwrap_or("");
     if !ct.starts_with("application/x-www-form-urlencoded") {
-        return bad("10400", "Invalid Content-Type; expected application/x-www-form-urlencoded");
+        return bad(
+            "10400",
+            "Invalid Content-Type; expected application/x-www-form-urlencoded",
+        );
     }
-    let grant = form_urlencoded::parse(&body).find(|(k, _)| k == "grant_type").map(|(_, v)| v.into_owned());
+    let grant = form_urlencoded::parse(&body)
+        .find(|(k, _)| k == "grant_type")
+        .map(|(_, v)| v.into_owned());
     match grant.as_deref() {
         Some("client_credentials") => {}
         None => return bad("10400", "Missing grant_type"),
@@ -231,11 +288,21 @@ async fn token(State(st): State<Arc<UpsState>>, headers: HeaderMap, body: Bytes)
     let used = d.tokens_by_day.get(&day).copied().unwrap_or(0);
     if used >= st.cfg.daily_quota {
         d.quota_rejections += 1;
-        return err(StatusCode::TOO_MANY_REQUESTS, "10429", "Quota Limit Exceeded");
+        return err(
+            StatusCode::TOO_MANY_REQUESTS,
+            "10429",
+            "Quota Limit Exceeded",
+        );
     }
     let raw: [u8; 24] = rand::rng().random();
-    let access = format!("eyJraWQiOiJzaW0ifQ.{}", B64.encode(raw).replace(['+', '/', '='], ""));
-    d.tokens.insert(access.clone(), now + Duration::seconds(st.cfg.expires_in as i64));
+    let access = format!(
+        "eyJraWQiOiJzaW0ifQ.{}",
+        B64.encode(raw).replace(['+', '/', '='], "")
+    );
+    d.tokens.insert(
+        access.clone(),
+        now + Duration::seconds(st.cfg.expires_in as i64),
+    );
     *d.tokens_by_day.entry(day).or_default() += 1;
     d.tokens_total += 1;
     if d.tokens.len() > 10_000 {
@@ -277,26 +344,44 @@ async fn xav(
 ) -> Res {
     check_bearer(&st, &headers)?;
     if !matches!(version.as_str(), "v2" | "v1") {
-        return Err(err(StatusCode::NOT_FOUND, "404", "Unsupported API version."));
+        return Err(err(
+            StatusCode::NOT_FOUND,
+            "404",
+            "Unsupported API version.",
+        ));
     }
     let option: u8 = match option.parse() {
         Ok(n @ 1..=3) => n,
-        _ => return Err(bad("264001", "Invalid request option. Valid values are 1, 2 and 3.")),
+        _ => {
+            return Err(bad(
+                "264001",
+                "Invalid request option. Valid values are 1, 2 and 3.",
+            ));
+        }
     };
     let mut max = 15usize;
     for (k, v) in form_urlencoded::parse(q.unwrap_or_default().as_bytes()) {
         if k == "maximumcandidatelistsize" {
             max = match v.parse::<usize>() {
                 Ok(n) if n <= 50 => n,
-                _ => return Err(bad("264003", "The maximum number of candidates is invalid.")),
+                _ => {
+                    return Err(bad(
+                        "264003",
+                        "The maximum number of candidates is invalid.",
+                    ));
+                }
             };
         }
     }
     let body = parse_body(&body)?;
     let akf = req_obj(&body, &["XAVRequest", "AddressKeyFormat"])?;
-    let country = req_str(akf, &["CountryCode"]).map_err(|_| missing("XAVRequest.AddressKeyFormat.CountryCode"))?;
+    let country = req_str(akf, &["CountryCode"])
+        .map_err(|_| missing("XAVRequest.AddressKeyFormat.CountryCode"))?;
     if country != "US" && country != "PR" {
-        return Err(bad("264002", "Country Code is invalid or missing. Street level validation covers US and PR only."));
+        return Err(bad(
+            "264002",
+            "Country Code is invalid or missing. Street level validation covers US and PR only.",
+        ));
     }
     let lines = address_lines(akf.get("AddressLine")).unwrap_or_default();
     let (mut city, mut state, mut zip) = (
@@ -308,9 +393,16 @@ async fn xav(
         // "City,ST,ZIP" single-line form overrides the separate fields.
         let parts: Vec<&str> = region.split(',').map(str::trim).collect();
         city = parts.first().map(|s| s.to_string()).unwrap_or_default();
-        let rest: Vec<&str> = parts.get(1).map(|s| s.split_whitespace().collect()).unwrap_or_default();
+        let rest: Vec<&str> = parts
+            .get(1)
+            .map(|s| s.split_whitespace().collect())
+            .unwrap_or_default();
         state = rest.first().map(|s| s.to_string()).unwrap_or_default();
-        zip = rest.get(1).or(parts.get(2)).map(|s| s.to_string()).unwrap_or_default();
+        zip = rest
+            .get(1)
+            .or(parts.get(2))
+            .map(|s| s.to_string())
+            .unwrap_or_default();
     }
     let result = model::validate_us(&lines, &city, &state, &zip, max);
     let classification = |res: bool| {
@@ -323,7 +415,10 @@ async fn xav(
     let cand = |c: &model::Candidate| {
         let mut m = Map::new();
         if option != 1 {
-            m.insert("AddressClassification".into(), classification(c.residential));
+            m.insert(
+                "AddressClassification".into(),
+                classification(c.residential),
+            );
         }
         m.insert(
             "AddressKeyFormat".into(),
@@ -342,13 +437,23 @@ async fn xav(
     let mut out = Map::new();
     out.insert("Response".into(), response_header(None));
     let (indicator, cands, top_class) = match &result {
-        Xav::Valid(c) => ("ValidAddressIndicator", vec![cand(c)], classification(c.residential)),
+        Xav::Valid(c) => (
+            "ValidAddressIndicator",
+            vec![cand(c)],
+            classification(c.residential),
+        ),
         Xav::Ambiguous(cs) => (
             "AmbiguousAddressIndicator",
             cs.iter().map(cand).collect(),
-            cs.first().map(|c| classification(c.residential)).unwrap_or(json!({"Code": "0", "Description": "UnClassified"})),
+            cs.first()
+                .map(|c| classification(c.residential))
+                .unwrap_or(json!({"Code": "0", "Description": "UnClassified"})),
         ),
-        Xav::NoCandidates => ("NoCandidatesIndicator", vec![], json!({"Code": "0", "Description": "UnClassified"})),
+        Xav::NoCandidates => (
+            "NoCandidatesIndicator",
+            vec![],
+            json!({"Code": "0", "Description": "UnClassified"}),
+        ),
     };
     out.insert(indicator.into(), json!(""));
     if option != 1 {
@@ -371,7 +476,12 @@ struct Pkg {
     packaging: String,
 }
 
-fn parse_party(v: &Value, path: &[&str], need_name: bool, need_city: bool) -> Result<UpsParty, Response> {
+fn parse_party(
+    v: &Value,
+    path: &[&str],
+    need_name: bool,
+    need_city: bool,
+) -> Result<UpsParty, Response> {
     let p = req_obj(v, path)?;
     let name = if need_name {
         req_str(p, &["Name"]).map_err(|_| missing(&format!("{}.Name", path.join("."))))?
@@ -383,8 +493,10 @@ fn parse_party(v: &Value, path: &[&str], need_name: bool, need_city: bool) -> Re
         Some(a @ Value::Object(_)) => a,
         _ => return Err(missing(&addr_path)),
     };
-    let lines = address_lines(a.get("AddressLine")).map_err(|_| missing(&format!("{addr_path}.AddressLine")))?;
-    let country = req_str(a, &["CountryCode"]).map_err(|_| missing(&format!("{addr_path}.CountryCode")))?;
+    let lines = address_lines(a.get("AddressLine"))
+        .map_err(|_| missing(&format!("{addr_path}.AddressLine")))?;
+    let country =
+        req_str(a, &["CountryCode"]).map_err(|_| missing(&format!("{addr_path}.CountryCode")))?;
     if country.len() != 2 {
         return Err(missing(&format!("{addr_path}.CountryCode")));
     }
@@ -394,11 +506,23 @@ fn parse_party(v: &Value, path: &[&str], need_name: bool, need_city: bool) -> Re
     }
     let state = opt_str(a, &["StateProvinceCode"]).unwrap_or_default();
     if need_city && (country == "US" || country == "CA") && state.is_empty() {
-        return Err(bad("120206", &format!("Missing or invalid {addr_path}.StateProvinceCode")));
+        return Err(bad(
+            "120206",
+            &format!("Missing or invalid {addr_path}.StateProvinceCode"),
+        ));
     }
     let postal = opt_str(a, &["PostalCode"]).unwrap_or_default();
-    if need_city && postal.is_empty() && matches!(country.as_str(), "US" | "CA" | "DE" | "GB" | "FR" | "NL" | "BE" | "IT" | "ES") {
-        return Err(bad("120208", &format!("Missing or invalid {addr_path}.PostalCode")));
+    if need_city
+        && postal.is_empty()
+        && matches!(
+            country.as_str(),
+            "US" | "CA" | "DE" | "GB" | "FR" | "NL" | "BE" | "IT" | "ES"
+        )
+    {
+        return Err(bad(
+            "120208",
+            &format!("Missing or invalid {addr_path}.PostalCode"),
+        ));
     }
     Ok(UpsParty {
         name,
@@ -434,46 +558,78 @@ fn parse_packages(ship: &Value, base: &str, packaging_key: &str) -> Result<Vec<P
     for (i, p) in pkgs.iter().enumerate() {
         let pb = format!("{base}.Package[{i}]");
         let packaging = match p.get(packaging_key) {
-            Some(Value::Object(_)) => opt_str(p, &[packaging_key, "Code"]).unwrap_or_else(|| "02".into()),
+            Some(Value::Object(_)) => {
+                opt_str(p, &[packaging_key, "Code"]).unwrap_or_else(|| "02".into())
+            }
             _ if packaging_key == "Packaging" => return Err(missing(&format!("{pb}.Packaging"))),
             _ => "02".into(),
         };
         let unit = req_str(p, &["PackageWeight", "UnitOfMeasurement", "Code"])
             .map_err(|_| missing(&format!("{pb}.PackageWeight.UnitOfMeasurement.Code")))?;
-        let w = num_str(p, &["PackageWeight", "Weight"], &format!("{pb}.PackageWeight.Weight"))?;
+        let w = num_str(
+            p,
+            &["PackageWeight", "Weight"],
+            &format!("{pb}.PackageWeight.Weight"),
+        )?;
         let lbs = match unit.as_str() {
             "LBS" => w,
             "KGS" => w * 2.204_62,
             "OZS" => w / 16.0,
-            _ => return Err(bad("120801", &format!("Invalid {pb}.PackageWeight.UnitOfMeasurement.Code '{unit}'"))),
+            _ => {
+                return Err(bad(
+                    "120801",
+                    &format!("Invalid {pb}.PackageWeight.UnitOfMeasurement.Code '{unit}'"),
+                ));
+            }
         };
         if w <= 0.0 || lbs > 150.0 {
-            return Err(bad("120802", &format!("{pb}: package weight must be above 0 and at most 150 LBS / 70 KGS")));
+            return Err(bad(
+                "120802",
+                &format!("{pb}: package weight must be above 0 and at most 150 LBS / 70 KGS"),
+            ));
         }
         let mut dims = None;
         let mut dim_lbs = 0.0;
         if let Some(d) = p.get("Dimensions") {
-            let du = req_str(d, &["UnitOfMeasurement", "Code"]).map_err(|_| missing(&format!("{pb}.Dimensions.UnitOfMeasurement.Code")))?;
+            let du = req_str(d, &["UnitOfMeasurement", "Code"])
+                .map_err(|_| missing(&format!("{pb}.Dimensions.UnitOfMeasurement.Code")))?;
             let l = num_str(d, &["Length"], &format!("{pb}.Dimensions.Length"))?;
             let wd = num_str(d, &["Width"], &format!("{pb}.Dimensions.Width"))?;
             let h = num_str(d, &["Height"], &format!("{pb}.Dimensions.Height"))?;
             let to_in = match du.as_str() {
                 "IN" => 1.0,
                 "CM" => 1.0 / 2.54,
-                _ => return Err(bad("120603", &format!("Invalid {pb}.Dimensions.UnitOfMeasurement.Code '{du}'"))),
+                _ => {
+                    return Err(bad(
+                        "120603",
+                        &format!("Invalid {pb}.Dimensions.UnitOfMeasurement.Code '{du}'"),
+                    ));
+                }
             };
             let (li, wi, hi) = (l * to_in, wd * to_in, h * to_in);
             let longest = li.max(wi).max(hi);
             if longest > 108.0 || li + 2.0 * (wi + hi) > 165.0 + 1e-9 {
-                return Err(bad("120604", &format!("{pb}: package exceeds the maximum size (length 108 IN, length + girth 165 IN)")));
+                return Err(bad(
+                    "120604",
+                    &format!(
+                        "{pb}: package exceeds the maximum size (length 108 IN, length + girth 165 IN)"
+                    ),
+                ));
             }
             dim_lbs = li * wi * hi / 139.0;
             let raw = |k: &str| d.get(k).and_then(Value::as_str).unwrap_or("").to_string();
             dims = Some([raw("Length"), raw("Width"), raw("Height"), du]);
         }
-        let references = many(p.get("ReferenceNumber")).iter().filter_map(|r| opt_str(r, &["Value"])).collect();
+        let references = many(p.get("ReferenceNumber"))
+            .iter()
+            .filter_map(|r| opt_str(r, &["Value"]))
+            .collect();
         out.push(Pkg {
-            weight: at(p, &["PackageWeight", "Weight"]).and_then(Value::as_str).unwrap_or("").trim().to_string(),
+            weight: at(p, &["PackageWeight", "Weight"])
+                .and_then(Value::as_str)
+                .unwrap_or("")
+                .trim()
+                .to_string(),
             unit,
             lbs,
             dims,
@@ -496,8 +652,19 @@ struct Priced {
     per_package: Vec<(f64, String)>,
 }
 
-fn price(service: &str, shipper: &UpsParty, ship_to: &UpsParty, pkgs: &[Pkg], residential: bool, want_negotiated: bool, negotiated_account: bool) -> Priced {
-    let billable: Vec<f64> = pkgs.iter().map(|p| p.lbs.max(p.dim_lbs).ceil().max(1.0)).collect();
+fn price(
+    service: &str,
+    shipper: &UpsParty,
+    ship_to: &UpsParty,
+    pkgs: &[Pkg],
+    residential: bool,
+    want_negotiated: bool,
+    negotiated_account: bool,
+) -> Priced {
+    let billable: Vec<f64> = pkgs
+        .iter()
+        .map(|p| p.lbs.max(p.dim_lbs).ceil().max(1.0))
+        .collect();
     let total_lbs: f64 = billable.iter().sum();
     let metric = pkgs.first().is_some_and(|p| p.unit == "KGS");
     let fmt_w = |lbs: f64| {
@@ -509,7 +676,12 @@ fn price(service: &str, shipper: &UpsParty, ship_to: &UpsParty, pkgs: &[Pkg], re
     };
     let per_package: Vec<(f64, String)> = billable
         .iter()
-        .map(|b| (model::transport_charge(service, &shipper.postal, &ship_to.postal, *b), fmt_w(*b)))
+        .map(|b| {
+            (
+                model::transport_charge(service, &shipper.postal, &ship_to.postal, *b),
+                fmt_w(*b),
+            )
+        })
         .collect();
     let transport: f64 = per_package.iter().map(|(c, _)| c).sum();
     let options = if residential { 5.55 } else { 0.0 };
@@ -532,21 +704,37 @@ fn charge(cur: &str, v: f64) -> Value {
 
 fn rated_shipment(service: &str, p: &Priced) -> Value {
     let mut m = Map::new();
-    m.insert("Service".into(), json!({"Code": service, "Description": model::service_name(service).unwrap_or("")}));
+    m.insert(
+        "Service".into(),
+        json!({"Code": service, "Description": model::service_name(service).unwrap_or("")}),
+    );
     m.insert(
         "RatedShipmentAlert".into(),
         json!([{"Code": "110971", "Description": "Your invoice may vary from the displayed reference rates"}]),
     );
-    let uom_desc = if p.billing_unit == "KGS" { "Kilograms" } else { "Pounds" };
+    let uom_desc = if p.billing_unit == "KGS" {
+        "Kilograms"
+    } else {
+        "Pounds"
+    };
     m.insert(
         "BillingWeight".into(),
         json!({"UnitOfMeasurement": {"Code": p.billing_unit, "Description": uom_desc}, "Weight": p.billing_weight}),
     );
-    m.insert("TransportationCharges".into(), charge(&p.currency, p.transport));
-    m.insert("ServiceOptionsCharges".into(), charge(&p.currency, p.options));
+    m.insert(
+        "TransportationCharges".into(),
+        charge(&p.currency, p.transport),
+    );
+    m.insert(
+        "ServiceOptionsCharges".into(),
+        charge(&p.currency, p.options),
+    );
     m.insert("TotalCharges".into(), charge(&p.currency, p.total));
     if let Some(n) = p.negotiated {
-        m.insert("NegotiatedRateCharges".into(), json!({"TotalCharge": charge(&p.currency, n)}));
+        m.insert(
+            "NegotiatedRateCharges".into(),
+            json!({"TotalCharge": charge(&p.currency, n)}),
+        );
     }
     let pk: Vec<Value> = p
         .per_package
@@ -572,27 +760,44 @@ async fn rate(
     body: Bytes,
 ) -> Res {
     check_bearer(&st, &headers)?;
-    if !matches!(version.as_str(), "v2409" | "v2403" | "v2205" | "v2108" | "v1" | "v1601" | "v1607" | "v1701" | "v1707") {
-        return Err(err(StatusCode::NOT_FOUND, "404", "Unsupported API version."));
+    if !matches!(
+        version.as_str(),
+        "v2409" | "v2403" | "v2205" | "v2108" | "v1" | "v1601" | "v1607" | "v1701" | "v1707"
+    ) {
+        return Err(err(
+            StatusCode::NOT_FOUND,
+            "404",
+            "Unsupported API version.",
+        ));
     }
     let shop = match option.to_ascii_lowercase().as_str() {
         "rate" | "ratetimeintransit" => false,
         "shop" | "shoptimeintransit" => true,
-        _ => return Err(bad("111500", "Invalid request option. Valid values are Rate, Shop, Ratetimeintransit, Shoptimeintransit.")),
+        _ => {
+            return Err(bad(
+                "111500",
+                "Invalid request option. Valid values are Rate, Shop, Ratetimeintransit, Shoptimeintransit.",
+            ));
+        }
     };
     let body = parse_body(&body)?;
     req_obj(&body, &["RateRequest", "Request"])?;
     req_str(&body, &["RateRequest", "Request", "RequestOption"])?;
     let ship = req_obj(&body, &["RateRequest", "Shipment"])?;
-    let shipper = parse_party(ship, &["Shipper"], false, false).map_err(|_| missing("RateRequest.Shipment.Shipper.Address"))?;
-    let ship_to = parse_party(ship, &["ShipTo"], false, false).map_err(|_| missing("RateRequest.Shipment.ShipTo.Address"))?;
+    let shipper = parse_party(ship, &["Shipper"], false, false)
+        .map_err(|_| missing("RateRequest.Shipment.Shipper.Address"))?;
+    let ship_to = parse_party(ship, &["ShipTo"], false, false)
+        .map_err(|_| missing("RateRequest.Shipment.ShipTo.Address"))?;
     if ship.get("ShipFrom").is_some() {
-        parse_party(ship, &["ShipFrom"], false, false).map_err(|_| missing("RateRequest.Shipment.ShipFrom.Address"))?;
+        parse_party(ship, &["ShipFrom"], false, false)
+            .map_err(|_| missing("RateRequest.Shipment.ShipFrom.Address"))?;
     }
     if let Some(pd) = ship.get("PaymentDetails") {
         let charges = many(pd.get("ShipmentCharge"));
         if charges.is_empty() || charges.iter().any(|c| opt_str(c, &["Type"]).is_none()) {
-            return Err(missing("RateRequest.Shipment.PaymentDetails.ShipmentCharge.Type"));
+            return Err(missing(
+                "RateRequest.Shipment.PaymentDetails.ShipmentCharge.Type",
+            ));
         }
     }
     let pkgs = parse_packages(ship, "RateRequest.Shipment", "PackagingType")?;
@@ -602,17 +807,42 @@ async fn rate(
     let services: Vec<String> = if shop {
         lane.iter().map(|s| s.to_string()).collect()
     } else {
-        let code = req_str(ship, &["Service", "Code"]).map_err(|_| missing("RateRequest.Shipment.Service.Code"))?;
+        let code = req_str(ship, &["Service", "Code"])
+            .map_err(|_| missing("RateRequest.Shipment.Service.Code"))?;
         if !lane.contains(&code.as_str()) {
-            return Err(bad("111210", "The requested service is unavailable between the selected locations."));
+            return Err(bad(
+                "111210",
+                "The requested service is unavailable between the selected locations.",
+            ));
         }
         vec![code]
     };
     let rated: Vec<Value> = services
         .iter()
-        .map(|s| rated_shipment(s, &price(s, &shipper, &ship_to, &pkgs, residential, want_neg, st.cfg.negotiated)))
+        .map(|s| {
+            rated_shipment(
+                s,
+                &price(
+                    s,
+                    &shipper,
+                    &ship_to,
+                    &pkgs,
+                    residential,
+                    want_neg,
+                    st.cfg.negotiated,
+                ),
+            )
+        })
         .collect();
-    let ctx = opt_str(&body, &["RateRequest", "Request", "TransactionReference", "CustomerContext"]);
+    let ctx = opt_str(
+        &body,
+        &[
+            "RateRequest",
+            "Request",
+            "TransactionReference",
+            "CustomerContext",
+        ],
+    );
     Ok(ok_json(
         &st,
         json!({"RateResponse": {"Response": response_header(ctx.as_deref()), "RatedShipment": rated}}),
@@ -626,38 +856,76 @@ fn label_for(format: &str, tn: &str) -> String {
     match format {
         "GIF" => GIF_1X1.to_string(),
         "PNG" => PNG_1X1.to_string(),
-        "ZPL" => B64.encode(format!("^XA^FO40,40^A0N,40,40^FDUPS {tn}^FS^FO40,100^BCN,120,Y,N,N^FD{tn}^FS^XZ")),
+        "ZPL" => B64.encode(format!(
+            "^XA^FO40,40^A0N,40,40^FDUPS {tn}^FS^FO40,100^BCN,120,Y,N,N^FD{tn}^FS^XZ"
+        )),
         "EPL" => B64.encode(format!("N\nA40,40,0,4,1,1,N,\"UPS {tn}\"\nP1\n")),
         _ => B64.encode(format!("SPL label {tn}")),
     }
 }
 
-async fn ship(State(st): State<Arc<UpsState>>, Path(version): Path<String>, headers: HeaderMap, body: Bytes) -> Res {
+async fn ship(
+    State(st): State<Arc<UpsState>>,
+    Path(version): Path<String>,
+    headers: HeaderMap,
+    body: Bytes,
+) -> Res {
     check_bearer(&st, &headers)?;
-    if !matches!(version.as_str(), "v2409" | "v2403" | "v2205" | "v2108" | "v1" | "v1601" | "v1607" | "v1701" | "v1707" | "v1801" | "v1807") {
-        return Err(err(StatusCode::NOT_FOUND, "404", "Unsupported API version."));
+    if !matches!(
+        version.as_str(),
+        "v2409"
+            | "v2403"
+            | "v2205"
+            | "v2108"
+            | "v1"
+            | "v1601"
+            | "v1607"
+            | "v1701"
+            | "v1707"
+            | "v1801"
+            | "v1807"
+    ) {
+        return Err(err(
+            StatusCode::NOT_FOUND,
+            "404",
+            "Unsupported API version.",
+        ));
     }
     let body = parse_body(&body)?;
     let req_opt = req_str(&body, &["ShipmentRequest", "Request", "RequestOption"])?;
-    if !matches!(req_opt.to_ascii_lowercase().as_str(), "validate" | "nonvalidate") {
-        return Err(bad("120002", "Invalid RequestOption. Valid values are validate and nonvalidate."));
+    if !matches!(
+        req_opt.to_ascii_lowercase().as_str(),
+        "validate" | "nonvalidate"
+    ) {
+        return Err(bad(
+            "120002",
+            "Invalid RequestOption. Valid values are validate and nonvalidate.",
+        ));
     }
     let ship = req_obj(&body, &["ShipmentRequest", "Shipment"])?;
-    let shipper = parse_party(ship, &["Shipper"], true, true).map_err(|e| prefix_err(e, "ShipmentRequest.Shipment."))?;
-    let shipper_no = req_str(ship, &["Shipper", "ShipperNumber"]).map_err(|_| missing("ShipmentRequest.Shipment.Shipper.ShipperNumber"))?;
+    let shipper = parse_party(ship, &["Shipper"], true, true)
+        .map_err(|e| prefix_err(e, "ShipmentRequest.Shipment."))?;
+    let shipper_no = req_str(ship, &["Shipper", "ShipperNumber"])
+        .map_err(|_| missing("ShipmentRequest.Shipment.Shipper.ShipperNumber"))?;
     if shipper_no != st.cfg.account_number {
         return Err(bad("120100", "Missing or invalid shipper number"));
     }
-    let ship_to = parse_party(ship, &["ShipTo"], true, true).map_err(|e| prefix_err(e, "ShipmentRequest.Shipment."))?;
+    let ship_to = parse_party(ship, &["ShipTo"], true, true)
+        .map_err(|e| prefix_err(e, "ShipmentRequest.Shipment."))?;
     if ship.get("ShipFrom").is_some() {
-        parse_party(ship, &["ShipFrom"], true, true).map_err(|e| prefix_err(e, "ShipmentRequest.Shipment."))?;
+        parse_party(ship, &["ShipFrom"], true, true)
+            .map_err(|e| prefix_err(e, "ShipmentRequest.Shipment."))?;
     }
     let charges = many(at(ship, &["PaymentInformation", "ShipmentCharge"]));
     if charges.is_empty() {
-        return Err(missing("ShipmentRequest.Shipment.PaymentInformation.ShipmentCharge"));
+        return Err(missing(
+            "ShipmentRequest.Shipment.PaymentInformation.ShipmentCharge",
+        ));
     }
     for c in &charges {
-        let t = opt_str(c, &["Type"]).ok_or_else(|| missing("ShipmentRequest.Shipment.PaymentInformation.ShipmentCharge.Type"))?;
+        let t = opt_str(c, &["Type"]).ok_or_else(|| {
+            missing("ShipmentRequest.Shipment.PaymentInformation.ShipmentCharge.Type")
+        })?;
         if !matches!(t.as_str(), "01" | "02" | "03") {
             return Err(bad("120412", "Invalid ShipmentCharge.Type"));
         }
@@ -667,33 +935,83 @@ async fn ship(State(st): State<Arc<UpsState>>, Path(version): Path<String>, head
             return Err(bad("120124", "The bill shipper account number is invalid."));
         }
     }
-    let service = req_str(ship, &["Service", "Code"]).map_err(|_| missing("ShipmentRequest.Shipment.Service.Code"))?;
+    let service = req_str(ship, &["Service", "Code"])
+        .map_err(|_| missing("ShipmentRequest.Shipment.Service.Code"))?;
     if model::service_name(&service).is_none() {
         return Err(bad("120500", "Invalid or missing Service.Code"));
     }
     if !model::lane_services(&shipper.country, &ship_to.country).contains(&service.as_str()) {
-        return Err(bad("111210", "The requested service is unavailable between the selected locations."));
+        return Err(bad(
+            "111210",
+            "The requested service is unavailable between the selected locations.",
+        ));
     }
     let pkgs = parse_packages(ship, "ShipmentRequest.Shipment", "Packaging")?;
-    let lf = req_str(&body, &["ShipmentRequest", "LabelSpecification", "LabelImageFormat", "Code"])?;
+    let lf = req_str(
+        &body,
+        &[
+            "ShipmentRequest",
+            "LabelSpecification",
+            "LabelImageFormat",
+            "Code",
+        ],
+    )?;
     let lf = lf.to_ascii_uppercase();
     if !matches!(lf.as_str(), "GIF" | "PNG" | "ZPL" | "EPL" | "SPL") {
-        return Err(bad("120300", "Invalid LabelImageFormat.Code. Valid values are GIF, PNG, ZPL, EPL, SPL."));
+        return Err(bad(
+            "120300",
+            "Invalid LabelImageFormat.Code. Valid values are GIF, PNG, ZPL, EPL, SPL.",
+        ));
     }
     if matches!(lf.as_str(), "ZPL" | "EPL" | "SPL") {
-        req_str(&body, &["ShipmentRequest", "LabelSpecification", "LabelStockSize", "Height"])?;
-        req_str(&body, &["ShipmentRequest", "LabelSpecification", "LabelStockSize", "Width"])?;
+        req_str(
+            &body,
+            &[
+                "ShipmentRequest",
+                "LabelSpecification",
+                "LabelStockSize",
+                "Height",
+            ],
+        )?;
+        req_str(
+            &body,
+            &[
+                "ShipmentRequest",
+                "LabelSpecification",
+                "LabelStockSize",
+                "Width",
+            ],
+        )?;
     }
     let residential = at(ship, &["ShipTo", "Address", "ResidentialAddressIndicator"]).is_some();
     let want_neg = at(ship, &["ShipmentRatingOptions", "NegotiatedRatesIndicator"]).is_some();
-    let priced = price(&service, &shipper, &ship_to, &pkgs, residential, want_neg, st.cfg.negotiated);
-    let mut refs: Vec<String> = many(ship.get("ReferenceNumber")).iter().filter_map(|r| opt_str(r, &["Value"])).collect();
+    let priced = price(
+        &service,
+        &shipper,
+        &ship_to,
+        &pkgs,
+        residential,
+        want_neg,
+        st.cfg.negotiated,
+    );
+    let mut refs: Vec<String> = many(ship.get("ReferenceNumber"))
+        .iter()
+        .filter_map(|r| opt_str(r, &["Value"]))
+        .collect();
     for p in &pkgs {
         refs.extend(p.references.iter().cloned());
     }
     let mut seen = std::collections::HashSet::new();
     refs.retain(|r| seen.insert(r.clone()));
-    let ctx = opt_str(&body, &["ShipmentRequest", "Request", "TransactionReference", "CustomerContext"]);
+    let ctx = opt_str(
+        &body,
+        &[
+            "ShipmentRequest",
+            "Request",
+            "TransactionReference",
+            "CustomerContext",
+        ],
+    );
 
     let now = st.clock.now();
     let mut d = st.data_now();
@@ -712,8 +1030,18 @@ async fn ship(State(st): State<Arc<UpsState>>, Path(version): Path<String>, head
         });
         let _ = &p.packaging;
     }
-    let id = packages.first().map(|p| p.tracking_number.clone()).unwrap_or_default();
-    let (events, scheduled) = model::schedule(st.cfg.seed, &id, &service, now, &shipper.place(), &ship_to.place());
+    let id = packages
+        .first()
+        .map(|p| p.tracking_number.clone())
+        .unwrap_or_default();
+    let (events, scheduled) = model::schedule(
+        st.cfg.seed,
+        &id,
+        &service,
+        now,
+        &shipper.place(),
+        &ship_to.place(),
+    );
     let idx = d.shipments.len();
     for p in &packages {
         d.by_tn.insert(p.tracking_number.clone(), idx);
@@ -747,14 +1075,24 @@ async fn ship(State(st): State<Arc<UpsState>>, Path(version): Path<String>, head
     let cur = priced.currency.clone();
     let mut results = Map::new();
     let mut sc = Map::new();
-    sc.insert("TransportationCharges".into(), charge(&cur, priced.transport));
+    sc.insert(
+        "TransportationCharges".into(),
+        charge(&cur, priced.transport),
+    );
     sc.insert("ServiceOptionsCharges".into(), charge(&cur, priced.options));
     sc.insert("TotalCharges".into(), charge(&cur, priced.total));
     results.insert("ShipmentCharges".into(), Value::Object(sc));
     if let Some(n) = priced.negotiated {
-        results.insert("NegotiatedRateCharges".into(), json!({"TotalCharge": charge(&cur, n)}));
+        results.insert(
+            "NegotiatedRateCharges".into(),
+            json!({"TotalCharge": charge(&cur, n)}),
+        );
     }
-    let uom_desc = if priced.billing_unit == "KGS" { "Kilograms" } else { "Pounds" };
+    let uom_desc = if priced.billing_unit == "KGS" {
+        "Kilograms"
+    } else {
+        "Pounds"
+    };
     results.insert(
         "BillingWeight".into(),
         json!({"UnitOfMeasurement": {"Code": priced.billing_unit, "Description": uom_desc}, "Weight": priced.billing_weight}),
@@ -772,7 +1110,11 @@ async fn ship(State(st): State<Arc<UpsState>>, Path(version): Path<String>, head
             {
                 m.insert(
                     "HTMLImage".into(),
-                    json!(B64.encode(format!("<html><body><img src=\"label{}.{}\"></body></html>", p.tracking_number, lf.to_lowercase()))),
+                    json!(B64.encode(format!(
+                        "<html><body><img src=\"label{}.{}\"></body></html>",
+                        p.tracking_number,
+                        lf.to_lowercase()
+                    ))),
                 );
             }
             json!({
@@ -811,34 +1153,63 @@ async fn void(
 ) -> Res {
     check_bearer(&st, &headers)?;
     if !matches!(version.as_str(), "v2409" | "v1" | "v3") {
-        return Err(err(StatusCode::NOT_FOUND, "404", "Unsupported API version."));
+        return Err(err(
+            StatusCode::NOT_FOUND,
+            "404",
+            "Unsupported API version.",
+        ));
     }
     let id = id.trim().to_uppercase();
     let mut wanted: Vec<String> = Vec::new();
     for (k, v) in form_urlencoded::parse(q.unwrap_or_default().as_bytes()) {
         if k == "trackingnumber" {
             let cleaned = v.trim_matches(|c| c == '[' || c == ']');
-            wanted.extend(cleaned.split(',').map(|s| s.trim().trim_matches('"').to_string()).filter(|s| !s.is_empty()));
+            wanted.extend(
+                cleaned
+                    .split(',')
+                    .map(|s| s.trim().trim_matches('"').to_string())
+                    .filter(|s| !s.is_empty()),
+            );
         }
     }
     if wanted.len() > 20 {
-        return Err(bad("190103", "At most 20 tracking numbers may be voided at once."));
+        return Err(bad(
+            "190103",
+            "At most 20 tracking numbers may be voided at once.",
+        ));
     }
     let now = st.clock.now();
     let mut d = st.data_now();
     let Some(&idx) = d.by_id.get(&id) else {
-        return Err(bad("190117", "No shipment found within the allowed void period"));
+        return Err(bad(
+            "190117",
+            "No shipment found within the allowed void period",
+        ));
     };
     let (tns, picked_up, already) = {
         let s = &d.shipments[idx];
-        let tns: Vec<String> = s.packages.iter().map(|p| p.tracking_number.clone()).collect();
-        (tns, s.events.iter().any(|e| e.kind != "M"), s.voided_at.is_some())
+        let tns: Vec<String> = s
+            .packages
+            .iter()
+            .map(|p| p.tracking_number.clone())
+            .collect();
+        (
+            tns,
+            s.events.iter().any(|e| e.kind != "M"),
+            s.voided_at.is_some(),
+        )
     };
     if let Some(bad_tn) = wanted.iter().find(|t| !tns.contains(t)) {
-        return Err(bad("190102", &format!("Tracking number {bad_tn} does not belong to shipment {id}")));
+        return Err(bad(
+            "190102",
+            &format!("Tracking number {bad_tn} does not belong to shipment {id}"),
+        ));
     }
     if picked_up && !already {
-        return Err(bad("190101", "The shipment cannot be voided: UPS has already picked it up."));
+        return Err(bad(
+            "190101",
+            "The shipment cannot be voided: UPS has already picked it up.",
+        ));
     }
     d.void(idx, now, &st.cfg.client_id);
     drop(d);
@@ -900,10 +1271,19 @@ fn package_json(s: &Shipment, p: &UpsPackage) -> Value {
     let mut dd = vec![json!({"type": "SDD", "date": s.scheduled.format("%Y%m%d").to_string()})];
     if let Some(e) = delivered {
         dd.push(json!({"type": "DEL", "date": e.local().format("%Y%m%d").to_string()}));
-        m.insert("deliveryTime".into(), json!({"type": "DEL", "endTime": e.local().format("%H%M%S").to_string()}));
-        m.insert("deliveryInformation".into(), json!({"receivedBy": "RECEIVING", "location": "Front Desk"}));
+        m.insert(
+            "deliveryTime".into(),
+            json!({"type": "DEL", "endTime": e.local().format("%H%M%S").to_string()}),
+        );
+        m.insert(
+            "deliveryInformation".into(),
+            json!({"receivedBy": "RECEIVING", "location": "Front Desk"}),
+        );
     } else {
-        m.insert("deliveryTime".into(), json!({"type": "EOD", "endTime": "235900"}));
+        m.insert(
+            "deliveryTime".into(),
+            json!({"type": "EOD", "endTime": "235900"}),
+        );
     }
     m.insert("deliveryDate".into(), Value::Array(dd));
     m.insert("activity".into(), Value::Array(activity));
@@ -917,9 +1297,15 @@ fn package_json(s: &Shipment, p: &UpsPackage) -> Value {
             {"type": "DESTINATION", "name": s.ship_to.name, "address": {"city": s.ship_to.city, "stateProvince": s.ship_to.state, "countryCode": s.ship_to.country, "country": s.ship_to.country}},
         ]),
     );
-    m.insert("weight".into(), json!({"unitOfMeasurement": p.weight_unit, "weight": p.weight}));
+    m.insert(
+        "weight".into(),
+        json!({"unitOfMeasurement": p.weight_unit, "weight": p.weight}),
+    );
     if let Some([l, w, h, u]) = &p.dimensions {
-        m.insert("dimension".into(), json!({"length": l, "width": w, "height": h, "unitOfDimension": u}));
+        m.insert(
+            "dimension".into(),
+            json!({"length": l, "width": w, "height": h, "unitOfDimension": u}),
+        );
     }
     m.insert(
         "service".into(),
@@ -936,7 +1322,11 @@ fn package_json(s: &Shipment, p: &UpsPackage) -> Value {
 }
 
 fn not_found_track() -> Response {
-    err(StatusCode::NOT_FOUND, "TW0001", "Tracking Information Not Found")
+    err(
+        StatusCode::NOT_FOUND,
+        "TW0001",
+        "Tracking Information Not Found",
+    )
 }
 
 async fn track(State(st): State<Arc<UpsState>>, Path(n): Path<String>, headers: HeaderMap) -> Res {
@@ -958,7 +1348,12 @@ async fn track(State(st): State<Arc<UpsState>>, Path(n): Path<String>, headers: 
     Ok((StatusCode::OK, axum::Json(body)).into_response())
 }
 
-async fn track_shipment(State(st): State<Arc<UpsState>>, Path(n): Path<String>, RawQuery(q): RawQuery, headers: HeaderMap) -> Res {
+async fn track_shipment(
+    State(st): State<Arc<UpsState>>,
+    Path(n): Path<String>,
+    RawQuery(q): RawQuery,
+    headers: HeaderMap,
+) -> Res {
     check_bearer(&st, &headers)?;
     require_trans_headers(&headers)?;
     let (mut offset, mut count) = (0usize, 50usize);
@@ -975,7 +1370,13 @@ async fn track_shipment(State(st): State<Arc<UpsState>>, Path(n): Path<String>, 
         return Err(not_found_track());
     };
     let s = &d.shipments[idx];
-    let pk: Vec<Value> = s.packages.iter().skip(offset).take(count).map(|p| package_json(s, p)).collect();
+    let pk: Vec<Value> = s
+        .packages
+        .iter()
+        .skip(offset)
+        .take(count)
+        .map(|p| package_json(s, p))
+        .collect();
     let body = json!({"trackResponse": {"shipment": [{"inquiryNumber": n, "package": pk}]}});
     Ok((StatusCode::OK, axum::Json(body)).into_response())
 }
@@ -984,7 +1385,12 @@ fn parse_ymd(s: &str) -> Option<NaiveDate> {
     NaiveDate::parse_from_str(s, "%Y%m%d").ok()
 }
 
-async fn track_reference(State(st): State<Arc<UpsState>>, Path(r): Path<String>, RawQuery(q): RawQuery, headers: HeaderMap) -> Res {
+async fn track_reference(
+    State(st): State<Arc<UpsState>>,
+    Path(r): Path<String>,
+    RawQuery(q): RawQuery,
+    headers: HeaderMap,
+) -> Res {
     check_bearer(&st, &headers)?;
     require_trans_headers(&headers)?;
     let now = st.clock.now();
@@ -993,18 +1399,30 @@ async fn track_reference(State(st): State<Arc<UpsState>>, Path(r): Path<String>,
     let (mut dest_country, mut dest_zip, mut shipper_num) = (None, None, None);
     for (k, v) in form_urlencoded::parse(q.unwrap_or_default().as_bytes()) {
         match k.as_ref() {
-            "fromPickUpDate" => from = parse_ymd(&v).ok_or_else(|| bad("TV1005", "Invalid fromPickUpDate (YYYYMMDD)"))?,
-            "toPickUpDate" => to = parse_ymd(&v).ok_or_else(|| bad("TV1006", "Invalid toPickUpDate (YYYYMMDD)"))?,
+            "fromPickUpDate" => {
+                from = parse_ymd(&v)
+                    .ok_or_else(|| bad("TV1005", "Invalid fromPickUpDate (YYYYMMDD)"))?
+            }
+            "toPickUpDate" => {
+                to =
+                    parse_ymd(&v).ok_or_else(|| bad("TV1006", "Invalid toPickUpDate (YYYYMMDD)"))?
+            }
             "destCountry" if !v.is_empty() => dest_country = Some(v.into_owned()),
             "destZip" if !v.is_empty() => dest_zip = Some(v.into_owned()),
             "shipperNum" if !v.is_empty() => shipper_num = Some(v.into_owned()),
             "refNumType" if !matches!(v.as_ref(), "SmallPackage" | "fgv" | "") => {
-                return Err(bad("TV1007", "Invalid refNumType. Valid values are SmallPackage and fgv."));
+                return Err(bad(
+                    "TV1007",
+                    "Invalid refNumType. Valid values are SmallPackage and fgv.",
+                ));
             }
             _ => {}
         }
     }
-    if shipper_num.as_deref().is_some_and(|s| s != st.cfg.account_number) {
+    if shipper_num
+        .as_deref()
+        .is_some_and(|s| s != st.cfg.account_number)
+    {
         return Err(not_found_track());
     }
     let r = r.trim().to_string();
@@ -1015,7 +1433,11 @@ async fn track_reference(State(st): State<Arc<UpsState>>, Path(r): Path<String>,
         if day < from || day > to || !s.references.iter().any(|x| x.eq_ignore_ascii_case(&r)) {
             continue;
         }
-        if dest_country.as_deref().is_some_and(|c| c != s.ship_to.country) || dest_zip.as_deref().is_some_and(|z| z != s.ship_to.postal) {
+        if dest_country
+            .as_deref()
+            .is_some_and(|c| c != s.ship_to.country)
+            || dest_zip.as_deref().is_some_and(|z| z != s.ship_to.postal)
+        {
             continue;
         }
         pk.extend(s.packages.iter().map(|p| package_json(s, p)));
@@ -1030,8 +1452,14 @@ async fn track_reference(State(st): State<Arc<UpsState>>, Path(r): Path<String>,
 fn ta_err(status: StatusCode, code: &str, message: &str, invalid: Option<&[String]>) -> Response {
     // The v2 schema requires the list even when no number was at fault.
     let mut m = Map::new();
-    m.insert("invalidTrackingNumbers".into(), json!(invalid.unwrap_or(&[])));
-    m.insert("response".into(), json!({"errors": [{"code": code, "message": message}]}));
+    m.insert(
+        "invalidTrackingNumbers".into(),
+        json!(invalid.unwrap_or(&[])),
+    );
+    m.insert(
+        "response".into(),
+        json!({"errors": [{"code": code, "message": message}]}),
+    );
     (status, axum::Json(Value::Object(m))).into_response()
 }
 
@@ -1042,29 +1470,57 @@ async fn subscribe(
     body: Bytes,
 ) -> Res {
     if !matches!(version.as_str(), "v1" | "v2") {
-        return Err(err(StatusCode::NOT_FOUND, "404", "The requested resource was not found."));
+        return Err(err(
+            StatusCode::NOT_FOUND,
+            "404",
+            "The requested resource was not found.",
+        ));
     }
     if !matches!(kind.as_str(), "standard" | "enhanced") {
-        return Err(ta_err(StatusCode::BAD_REQUEST, "VSS930", "Invalid subscription type. The Subscription request has been rejected.", None));
+        return Err(ta_err(
+            StatusCode::BAD_REQUEST,
+            "VSS930",
+            "Invalid subscription type. The Subscription request has been rejected.",
+            None,
+        ));
     }
     check_bearer(&st, &headers)?;
     require_trans_headers(&headers)?;
     let Ok(body) = serde_json::from_slice::<Value>(&body) else {
-        return Err(ta_err(StatusCode::BAD_REQUEST, "VSS000", "Invalid request body. The Subscription request has been rejected.", None));
+        return Err(ta_err(
+            StatusCode::BAD_REQUEST,
+            "VSS000",
+            "Invalid request body. The Subscription request has been rejected.",
+            None,
+        ));
     };
-    let reject = |code: &str, msg: &str| ta_err(StatusCode::BAD_REQUEST, code, &format!("{msg} The Subscription request has been rejected."), None);
+    let reject = |code: &str, msg: &str| {
+        ta_err(
+            StatusCode::BAD_REQUEST,
+            code,
+            &format!("{msg} The Subscription request has been rejected."),
+            None,
+        )
+    };
     let locale = match body.get("locale") {
         None | Some(Value::Null) => return Err(reject("VSS300", "Locale is required.")),
         Some(Value::String(s)) => s.clone(),
         Some(_) => return Err(reject("VSS310", "Locale is invalid.")),
     };
     let lb = locale.as_bytes();
-    let locale_ok = lb.len() == 5 && lb[0].is_ascii_lowercase() && lb[1].is_ascii_lowercase() && lb[2] == b'_' && lb[3].is_ascii_uppercase() && lb[4].is_ascii_uppercase();
+    let locale_ok = lb.len() == 5
+        && lb[0].is_ascii_lowercase()
+        && lb[1].is_ascii_lowercase()
+        && lb[2] == b'_'
+        && lb[3].is_ascii_uppercase()
+        && lb[4].is_ascii_uppercase();
     if !locale_ok {
         return Err(reject("VSS310", "Locale is invalid."));
     }
     if let Some(cc) = body.get("countryCode")
-        && !cc.as_str().is_some_and(|c| c.len() == 2 && c.chars().all(|x| x.is_ascii_uppercase()))
+        && !cc
+            .as_str()
+            .is_some_and(|c| c.len() == 2 && c.chars().all(|x| x.is_ascii_uppercase()))
     {
         return Err(reject("VSS400", "Country code is invalid."));
     }
@@ -1081,14 +1537,24 @@ async fn subscribe(
     }
     let mut prefs = Vec::new();
     if let Some(p) = body.get("eventPreferences") {
-        let arr = p.as_array().ok_or_else(|| reject("VSS110", "eventPreferences is invalid."))?;
+        let arr = p
+            .as_array()
+            .ok_or_else(|| reject("VSS110", "eventPreferences is invalid."))?;
         if kind != "enhanced" || arr.is_empty() || arr.len() > 4 {
-            return Err(reject("VSS110", "eventPreferences is only valid for enhanced subscriptions, with 1 to 4 values."));
+            return Err(reject(
+                "VSS110",
+                "eventPreferences is only valid for enhanced subscriptions, with 1 to 4 values.",
+            ));
         }
         for x in arr {
             match x.as_str() {
                 Some(v @ ("D" | "I" | "M" | "X")) => prefs.push(v.to_string()),
-                _ => return Err(reject("VSS110", "eventPreferences values must be D, I, M or X.")),
+                _ => {
+                    return Err(reject(
+                        "VSS110",
+                        "eventPreferences values must be D, I, M or X.",
+                    ));
+                }
             }
         }
     }
@@ -1114,15 +1580,25 @@ async fn subscribe(
         (Some(url), Some(cred), Some(ctype))
     } else {
         let cfg = lock(&st.data).webhook_v2.clone();
-        (cfg.as_ref().map(|c| c.url.clone()), cfg.and_then(|c| c.credential), None)
+        (
+            cfg.as_ref().map(|c| c.url.clone()),
+            cfg.and_then(|c| c.credential),
+            None,
+        )
     };
     let now = st.clock.now();
     let mut d = st.data_now();
     let mut valid = Vec::new();
     let mut invalid = Vec::new();
     for item in list {
-        let raw = item.as_str().map(|s| s.trim().to_string()).unwrap_or_else(|| item.to_string());
-        let known = d.by_tn.get(&raw).is_some_and(|&i| d.shipments[i].voided_at.is_none());
+        let raw = item
+            .as_str()
+            .map(|s| s.trim().to_string())
+            .unwrap_or_else(|| item.to_string());
+        let known = d
+            .by_tn
+            .get(&raw)
+            .is_some_and(|&i| d.shipments[i].voided_at.is_none());
         if model::valid_1z(&raw) && known {
             valid.push(raw);
         } else {
@@ -1130,7 +1606,12 @@ async fn subscribe(
         }
     }
     if valid.is_empty() {
-        return Err(ta_err(StatusCode::BAD_REQUEST, "VSS210", "No valid tracking numbers were submitted. The Subscription request has been rejected.", Some(&invalid)));
+        return Err(ta_err(
+            StatusCode::BAD_REQUEST,
+            "VSS210",
+            "No valid tracking numbers were submitted. The Subscription request has been rejected.",
+            Some(&invalid),
+        ));
     }
     for tn in &valid {
         d.subs.insert(
@@ -1165,14 +1646,27 @@ fn qv_err(code: &str, msg: &str) -> Response {
 }
 
 fn parse_qv_time(s: &str) -> Option<DateTime<Utc>> {
-    chrono::NaiveDateTime::parse_from_str(s, "%Y%m%d%H%M%S").ok().map(|n| n.and_utc())
+    chrono::NaiveDateTime::parse_from_str(s, "%Y%m%d%H%M%S")
+        .ok()
+        .map(|n| n.and_utc())
 }
 
 fn qv_refs(s: &Shipment) -> Vec<Value> {
-    s.references.iter().take(5).enumerate().map(|(i, r)| json!({"Number": (i + 1).to_string(), "Value": r})).collect()
+    s.references
+        .iter()
+        .take(5)
+        .enumerate()
+        .map(|(i, r)| json!({"Number": (i + 1).to_string(), "Value": r}))
+        .collect()
 }
 
-fn qv_record(d: &UpsData, account: &str, idx: usize, e: &model::TrackEvent, out: &mut Map<String, Value>) {
+fn qv_record(
+    d: &UpsData,
+    account: &str,
+    idx: usize,
+    e: &model::TrackEvent,
+    out: &mut Map<String, Value>,
+) {
     let Some(s) = d.shipments.get(idx) else {
         return;
     };
@@ -1253,15 +1747,33 @@ fn qv_record(d: &UpsData, account: &str, idx: usize, e: &model::TrackEvent, out:
                     }
                     ("D", _) => {
                         let mut afa = Map::new();
-                        afa.insert("ConsigneeName".into(), json!(s.ship_to.name.chars().take(35).collect::<String>()));
-                        afa.insert("StreetName".into(), json!(s.ship_to.lines.first().cloned().unwrap_or_default().chars().take(50).collect::<String>()));
+                        afa.insert(
+                            "ConsigneeName".into(),
+                            json!(s.ship_to.name.chars().take(35).collect::<String>()),
+                        );
+                        afa.insert(
+                            "StreetName".into(),
+                            json!(
+                                s.ship_to
+                                    .lines
+                                    .first()
+                                    .cloned()
+                                    .unwrap_or_default()
+                                    .chars()
+                                    .take(50)
+                                    .collect::<String>()
+                            ),
+                        );
                         afa.insert("PoliticalDivision2".into(), json!(s.ship_to.city));
                         if (1..=5).contains(&s.ship_to.state.len()) {
                             afa.insert("PoliticalDivision1".into(), json!(s.ship_to.state));
                         }
                         afa.insert("CountryCode".into(), json!(s.ship_to.country));
                         if !s.ship_to.postal.is_empty() {
-                            afa.insert("PostcodePrimaryLow".into(), json!(s.ship_to.postal.chars().take(15).collect::<String>()));
+                            afa.insert(
+                                "PostcodePrimaryLow".into(),
+                                json!(s.ship_to.postal.chars().take(15).collect::<String>()),
+                            );
                         }
                         rec.insert(
                             "DeliveryLocation".into(),
@@ -1293,30 +1805,51 @@ fn qv_record(d: &UpsData, account: &str, idx: usize, e: &model::TrackEvent, out:
     }
 }
 
-async fn quantum_view(State(st): State<Arc<UpsState>>, Path(version): Path<String>, headers: HeaderMap, body: Bytes) -> Res {
+async fn quantum_view(
+    State(st): State<Arc<UpsState>>,
+    Path(version): Path<String>,
+    headers: HeaderMap,
+    body: Bytes,
+) -> Res {
     check_bearer(&st, &headers)?;
     if !matches!(version.as_str(), "v3" | "v2" | "v1") {
-        return Err(err(StatusCode::NOT_FOUND, "404", "Unsupported API version."));
+        return Err(err(
+            StatusCode::NOT_FOUND,
+            "404",
+            "Unsupported API version.",
+        ));
     }
     let body = parse_body(&body)?;
     let qv = req_obj(&body, &["QuantumViewRequest"])?;
-    let action = req_str(qv, &["Request", "RequestAction"]).map_err(|_| missing("QuantumViewRequest.Request.RequestAction"))?;
+    let action = req_str(qv, &["Request", "RequestAction"])
+        .map_err(|_| missing("QuantumViewRequest.Request.RequestAction"))?;
     if action != "QVEvents" {
-        return Err(qv_err("330001", "Invalid RequestAction. The only valid value is QVEvents."));
+        return Err(qv_err(
+            "330001",
+            "Invalid RequestAction. The only valid value is QVEvents.",
+        ));
     }
     let ctx = opt_str(qv, &["Request", "TransactionReference", "CustomerContext"]);
     let sub = many(qv.get("SubscriptionRequest")).into_iter().next();
-    let name = sub.and_then(|s| opt_str(s, &["Name"])).unwrap_or_else(|| "OutboundXML".into());
+    let name = sub
+        .and_then(|s| opt_str(s, &["Name"]))
+        .unwrap_or_else(|| "OutboundXML".into());
     let now = st.clock.now();
     let mut range: Option<(DateTime<Utc>, DateTime<Utc>)> = None;
     if let Some(r) = sub.and_then(|s| s.get("DateTimeRange")) {
-        let begin = opt_str(r, &["BeginDateTime"]).and_then(|b| parse_qv_time(&b)).ok_or_else(|| qv_err("330025", "Invalid BeginDateTime (YYYYMMDDHHmmss)"))?;
+        let begin = opt_str(r, &["BeginDateTime"])
+            .and_then(|b| parse_qv_time(&b))
+            .ok_or_else(|| qv_err("330025", "Invalid BeginDateTime (YYYYMMDDHHmmss)"))?;
         let end = match opt_str(r, &["EndDateTime"]) {
-            Some(e) => parse_qv_time(&e).ok_or_else(|| qv_err("330026", "Invalid EndDateTime (YYYYMMDDHHmmss)"))?,
+            Some(e) => parse_qv_time(&e)
+                .ok_or_else(|| qv_err("330026", "Invalid EndDateTime (YYYYMMDDHHmmss)"))?,
             None => begin + Duration::days(7),
         };
         if begin < now - Duration::days(7) || end < begin || end - begin > Duration::days(7) {
-            return Err(qv_err("330027", "The date range is invalid: it may not exceed 7 days nor start more than 7 days in the past."));
+            return Err(qv_err(
+                "330027",
+                "The date range is invalid: it may not exceed 7 days nor start more than 7 days in the past.",
+            ));
         }
         range = Some((begin, end));
     }
@@ -1325,7 +1858,10 @@ async fn quantum_view(State(st): State<Arc<UpsState>>, Path(version): Path<Strin
     let mut d = st.data_now();
     let mut start = if mode == 'u' { d.qv_cursor } else { 0 };
     if let Some(bm) = opt_str(qv, &["Bookmark"]) {
-        let decoded = B64.decode(bm.as_bytes()).ok().and_then(|b| String::from_utf8(b).ok());
+        let decoded = B64
+            .decode(bm.as_bytes())
+            .ok()
+            .and_then(|b| String::from_utf8(b).ok());
         let parsed = decoded.as_deref().and_then(|t| {
             let mut it = t.split('|');
             let (subr, _n, pos) = (it.next()?, it.next()?, it.next()?);
@@ -1343,12 +1879,18 @@ async fn quantum_view(State(st): State<Arc<UpsState>>, Path(version): Path<Strin
         })
         .collect();
     let page: Vec<usize> = if mode == 'u' {
-        (start.min(d.qv_log.len())..d.qv_log.len()).take(QV_PAGE).collect()
+        (start.min(d.qv_log.len())..d.qv_log.len())
+            .take(QV_PAGE)
+            .collect()
     } else {
         selected.iter().skip(start).take(QV_PAGE).copied().collect()
     };
     let consumed_to = start + page.len();
-    let more = if mode == 'u' { consumed_to < d.qv_log.len() } else { consumed_to < selected.len() };
+    let more = if mode == 'u' {
+        consumed_to < d.qv_log.len()
+    } else {
+        consumed_to < selected.len()
+    };
     if mode == 'u' {
         d.qv_cursor = d.qv_cursor.max(consumed_to);
     }
@@ -1370,7 +1912,14 @@ async fn quantum_view(State(st): State<Arc<UpsState>>, Path(version): Path<Strin
         && let Some(m) = ev.as_object_mut()
     {
         let mut f = Map::new();
-        f.insert("FileName".into(), json!(format!("{}{:03}", now.format("%y%m%d_%H%M%S"), start % 1000)));
+        f.insert(
+            "FileName".into(),
+            json!(format!(
+                "{}{:03}",
+                now.format("%y%m%d_%H%M%S"),
+                start % 1000
+            )),
+        );
         f.insert("StatusType".into(), json!({"Code": if mode == 'u' { "U" } else { "R" }, "Description": if mode == 'u' { "Unread" } else { "Read" }}));
         f.extend(file);
         m.insert("SubscriptionFile".into(), json!([Value::Object(f)]));
@@ -1386,9 +1935,14 @@ async fn quantum_view(State(st): State<Arc<UpsState>>, Path(version): Path<Strin
         }
     });
     if more
-        && let Some(m) = resp.get_mut("QuantumViewResponse").and_then(Value::as_object_mut)
+        && let Some(m) = resp
+            .get_mut("QuantumViewResponse")
+            .and_then(Value::as_object_mut)
     {
-        m.insert("Bookmark".into(), json!(B64.encode(format!("{QV_SUBSCRIBER}|{name}|{mode}{consumed_to}"))));
+        m.insert(
+            "Bookmark".into(),
+            json!(B64.encode(format!("{QV_SUBSCRIBER}|{name}|{mode}{consumed_to}"))),
+        );
     }
     Ok(ok_json(&st, resp))
 }

@@ -1,5 +1,11 @@
 //! Helpers shared by the integration tests.
 #![allow(dead_code, reason = "each test binary uses a different subset")]
+#![allow(
+    clippy::unwrap_used,
+    clippy::expect_used,
+    clippy::panic,
+    reason = "test code: a failed expectation is a failed test"
+)]
 
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
@@ -11,7 +17,10 @@ use simulators::{SimInfo, SimOptions, Simulators};
 pub async fn start(opts: SimOptions) -> (Simulators, SimInfo, Client) {
     let sims = Simulators::start(opts).await.expect("start simulators");
     let info = sims.info();
-    let client = Client::builder().timeout(Duration::from_secs(20)).build().expect("client");
+    let client = Client::builder()
+        .timeout(Duration::from_secs(20))
+        .build()
+        .expect("client");
     (sims, info, client)
 }
 
@@ -29,7 +38,10 @@ pub async fn ifs_token(c: &Client, info: &SimInfo) -> String {
         .expect("token request");
     assert_eq!(r.status(), 200);
     let v: Value = r.json().await.expect("json");
-    v["access_token"].as_str().expect("access_token").to_string()
+    v["access_token"]
+        .as_str()
+        .expect("access_token")
+        .to_string()
 }
 
 pub async fn ups_token(c: &Client, info: &SimInfo) -> String {
@@ -42,7 +54,10 @@ pub async fn ups_token(c: &Client, info: &SimInfo) -> String {
         .expect("token request");
     assert_eq!(r.status(), 200);
     let v: Value = r.json().await.expect("json");
-    v["access_token"].as_str().expect("access_token").to_string()
+    v["access_token"]
+        .as_str()
+        .expect("access_token")
+        .to_string()
 }
 
 pub async fn json_of(r: Response) -> (u16, Value) {
@@ -57,7 +72,13 @@ pub fn us_address(name: &str, line: &str, city: &str, state: &str, zip: &str) ->
 }
 
 pub fn ship_request(account: &str, reference: &str, n_packages: usize) -> Value {
-    let mut shipper = us_address("ML Apparel Inc.", "1200 Fulton Industrial Blvd SW", "Atlanta", "GA", "30336");
+    let mut shipper = us_address(
+        "ML Apparel Inc.",
+        "1200 Fulton Industrial Blvd SW",
+        "Atlanta",
+        "GA",
+        "30336",
+    );
     shipper["ShipperNumber"] = json!(account);
     shipper["Phone"] = json!({"Number": "4045550100"});
     let pkg = json!({
@@ -82,7 +103,13 @@ pub fn ship_request(account: &str, reference: &str, n_packages: usize) -> Value 
 }
 
 pub fn rate_request(account: &str, service: Option<&str>) -> Value {
-    let mut shipper = us_address("ML Apparel Inc.", "1200 Fulton Industrial Blvd SW", "Atlanta", "GA", "30336");
+    let mut shipper = us_address(
+        "ML Apparel Inc.",
+        "1200 Fulton Industrial Blvd SW",
+        "Atlanta",
+        "GA",
+        "30336",
+    );
     shipper["ShipperNumber"] = json!(account);
     let mut shipment = json!({
         "Shipper": shipper,
@@ -115,14 +142,16 @@ pub async fn webhook_receiver() -> (String, Receiver) {
     let hits = rec.hits.clone();
     let app = axum::Router::new().route(
         "/hook",
-        axum::routing::post(move |headers: axum::http::HeaderMap, body: axum::body::Bytes| {
-            let hits = hits.clone();
-            async move {
-                let v: Value = serde_json::from_slice(&body).unwrap_or(Value::Null);
-                hits.lock().unwrap().push((headers, v));
-                "ok"
-            }
-        }),
+        axum::routing::post(
+            move |headers: axum::http::HeaderMap, body: axum::body::Bytes| {
+                let hits = hits.clone();
+                async move {
+                    let v: Value = serde_json::from_slice(&body).unwrap_or(Value::Null);
+                    hits.lock().unwrap().push((headers, v));
+                    "ok"
+                }
+            },
+        ),
     );
     let l = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
     let addr = l.local_addr().unwrap();
