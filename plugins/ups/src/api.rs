@@ -712,14 +712,16 @@ mod tests {
         assert_eq!(many.rate_response.rated_shipment.len(), 2);
         let none: RateEnvelope = serde_json::from_str(r#"{"RateResponse":{}}"#).unwrap();
         assert!(none.rate_response.rated_shipment.is_empty());
-        let lines: AddressKeyFormat = serde_json::from_str(r#"{"AddressLine":"425 HUDSON ST"}"#).unwrap();
+        let lines: AddressKeyFormat =
+            serde_json::from_str(r#"{"AddressLine":"425 HUDSON ST"}"#).unwrap();
         assert_eq!(&*lines.address_line[0], "425 HUDSON ST");
     }
 
     #[test]
     fn indicators_count_when_present_and_empty() {
         let x: XavEnvelope =
-            serde_json::from_str(r#"{"XAVResponse":{"ValidAddressIndicator":"","Candidate":[]}}"#).unwrap();
+            serde_json::from_str(r#"{"XAVResponse":{"ValidAddressIndicator":"","Candidate":[]}}"#)
+                .unwrap();
         assert!(x.xav_response.valid_address_indicator.is_some());
         assert!(x.xav_response.ambiguous_address_indicator.is_none());
     }

@@ -43,7 +43,12 @@ impl<'a, P: Platform> Ups<'a, P> {
     }
 
     /// Builds a request to `path_and_query` under the base URL.
-    pub(crate) fn build(&self, method: Method, path_and_query: &str, body: Option<Value>) -> Result<Outgoing> {
+    pub(crate) fn build(
+        &self,
+        method: Method,
+        path_and_query: &str,
+        body: Option<Value>,
+    ) -> Result<Outgoing> {
         Ok(Outgoing {
             method,
             url: format!("{}{path_and_query}", self.s.base_url),
@@ -57,15 +62,29 @@ impl<'a, P: Platform> Ups<'a, P> {
     }
 
     /// Sends and returns the response whatever its status.
-    pub(crate) fn exchange(&self, method: Method, path_and_query: &str, body: Option<Value>) -> Result<Response> {
+    pub(crate) fn exchange(
+        &self,
+        method: Method,
+        path_and_query: &str,
+        body: Option<Value>,
+    ) -> Result<Response> {
         let request = self.build(method, path_and_query, body)?;
         self.p.send(&request)
     }
 
     /// Sends; a non-2xx status becomes the contract error with UPS's code and message.
-    pub(crate) fn call(&self, method: Method, path_and_query: &str, body: Option<Value>) -> Result<Response> {
+    pub(crate) fn call(
+        &self,
+        method: Method,
+        path_and_query: &str,
+        body: Option<Value>,
+    ) -> Result<Response> {
         let resp = self.exchange(method, path_and_query, body)?;
-        if resp.is_success() { Ok(resp) } else { Err(mapping::error_from(&resp)) }
+        if resp.is_success() {
+            Ok(resp)
+        } else {
+            Err(mapping::error_from(&resp))
+        }
     }
 }
 

@@ -102,7 +102,9 @@ fn invalid(key: &str, message: impl Into<String>) -> Error {
 }
 
 fn non_empty(p: &impl Platform, key: &str) -> Option<String> {
-    p.config(key).map(|v| v.trim().to_owned()).filter(|v| !v.is_empty())
+    p.config(key)
+        .map(|v| v.trim().to_owned())
+        .filter(|v| !v.is_empty())
 }
 
 fn address(p: &impl Platform, key: &str) -> Result<Option<Address>> {
@@ -126,14 +128,20 @@ fn flag(p: &impl Platform, key: &str, default: bool) -> Result<bool> {
 fn number<T: std::str::FromStr>(p: &impl Platform, key: &str, default: T) -> Result<T> {
     match non_empty(p, key) {
         None => Ok(default),
-        Some(v) => v.parse().map_err(|_| invalid(key, format!("`{v}` is not a number"))),
+        Some(v) => v
+            .parse()
+            .map_err(|_| invalid(key, format!("`{v}` is not a number"))),
     }
 }
 
 fn list(p: &impl Platform, key: &str, default: &[&str]) -> Vec<String> {
     match p.config(key) {
         None => default.iter().map(|s| (*s).to_owned()).collect(),
-        Some(v) => v.split(',').map(|s| s.trim().to_ascii_uppercase()).filter(|s| !s.is_empty()).collect(),
+        Some(v) => v
+            .split(',')
+            .map(|s| s.trim().to_ascii_uppercase())
+            .filter(|s| !s.is_empty())
+            .collect(),
     }
 }
 
@@ -151,7 +159,12 @@ impl Settings {
     /// Reads and checks every setting.
     pub(crate) fn load(p: &impl Platform) -> Result<Settings> {
         let base_url = non_empty(p, "base-url")
-            .ok_or_else(|| invalid("base-url", "is required (e.g. https://onlinetools.ups.com/api)"))?
+            .ok_or_else(|| {
+                invalid(
+                    "base-url",
+                    "is required (e.g. https://onlinetools.ups.com/api)",
+                )
+            })?
             .trim_end_matches('/')
             .to_owned();
         let units = match non_empty(p, "units").map(|v| v.to_ascii_lowercase()) {
@@ -159,11 +172,17 @@ impl Settings {
             Some(v) if v == "auto" => None,
             Some(v) if v == "imperial" => Some(Units::Imperial),
             Some(v) if v == "metric" => Some(Units::Metric),
-            Some(v) => return Err(invalid("units", format!("`{v}` is not auto, imperial or metric"))),
+            Some(v) => {
+                return Err(invalid(
+                    "units",
+                    format!("`{v}` is not auto, imperial or metric"),
+                ));
+            }
         };
         let label_format = match non_empty(p, "label-format") {
             None => LabelFormat::Gif,
-            Some(v) => label_format(&v).ok_or_else(|| invalid("label-format", format!("`{v}` is not GIF, PNG or ZPL")))?,
+            Some(v) => label_format(&v)
+                .ok_or_else(|| invalid("label-format", format!("`{v}` is not GIF, PNG or ZPL")))?,
         };
         let label_stock = match non_empty(p, "label-stock-size") {
             None => ("6".to_owned(), "4".to_owned()),
@@ -172,33 +191,58 @@ impl Settings {
                     .to_ascii_lowercase()
                     .split_once('x')
                     .map(|(w, h)| (w.trim().to_owned(), h.trim().to_owned()))
-                    .ok_or_else(|| invalid("label-stock-size", format!("`{v}` is not WIDTHxHEIGHT, e.g. 4x6")))?;
+                    .ok_or_else(|| {
+                        invalid(
+                            "label-stock-size",
+                            format!("`{v}` is not WIDTHxHEIGHT, e.g. 4x6"),
+                        )
+                    })?;
                 (h, w)
             }
         };
-        let trackalert_version = match non_empty(p, "trackalert-version").map(|v| v.to_ascii_lowercase()) {
-            None => TrackAlertVersion::V1,
-            Some(v) if v == "v1" => TrackAlertVersion::V1,
-            Some(v) if v == "v2" => TrackAlertVersion::V2,
-            Some(v) => return Err(invalid("trackalert-version", format!("`{v}` is not v1 or v2"))),
-        };
-        let trackalert_type = non_empty(p, "trackalert-type").unwrap_or_else(|| "standard".to_owned()).to_ascii_lowercase();
+        let trackalert_version =
+            match non_empty(p, "trackalert-version").map(|v| v.to_ascii_lowercase()) {
+                None => TrackAlertVersion::V1,
+                Some(v) if v == "v1" => TrackAlertVersion::V1,
+                Some(v) if v == "v2" => TrackAlertVersion::V2,
+                Some(v) => {
+                    return Err(invalid(
+                        "trackalert-version",
+                        format!("`{v}` is not v1 or v2"),
+                    ));
+                }
+            };
+        let trackalert_type = non_empty(p, "trackalert-type")
+            .unwrap_or_else(|| "standard".to_owned())
+            .to_ascii_lowercase();
         if trackalert_type != "standard" && trackalert_type != "enhanced" {
-            return Err(invalid("trackalert-type", format!("`{trackalert_type}` is not standard or enhanced")));
+            return Err(invalid(
+                "trackalert-type",
+                format!("`{trackalert_type}` is not standard or enhanced"),
+            ));
         }
         let qv_offset_secs = match non_empty(p, "quantum-view-utc-offset") {
             None => 0,
-            Some(v) => crate::time::parse_offset(&v)
-                .ok_or_else(|| invalid("quantum-view-utc-offset", format!("`{v}` is not an offset like -05:00")))?,
+            Some(v) => crate::time::parse_offset(&v).ok_or_else(|| {
+                invalid(
+                    "quantum-view-utc-offset",
+                    format!("`{v}` is not an offset like -05:00"),
+                )
+            })?,
         };
         let shipper_number = match non_empty(p, "shipper-number") {
             Some(n) => Some(n),
             // Some operators keep the account number with the secrets.
-            None => p.secret("shipper-number").ok().map(|s| s.trim().to_owned()).filter(|s| !s.is_empty()),
+            None => p
+                .secret("shipper-number")
+                .ok()
+                .map(|s| s.trim().to_owned())
+                .filter(|s| !s.is_empty()),
         };
         Ok(Settings {
             base_url,
-            transaction_src: non_empty(p, "transaction-src").unwrap_or_else(|| "ml-connector".to_owned()),
+            transaction_src: non_empty(p, "transaction-src")
+                .unwrap_or_else(|| "ml-connector".to_owned()),
             shipper_number,
             ship_from: address(p, "ship-from")?,
             shipper: address(p, "shipper-address")?,
@@ -208,7 +252,8 @@ impl Settings {
             packaging_code: non_empty(p, "packaging-code").unwrap_or_else(|| "02".to_owned()),
             negotiated_rates: flag(p, "negotiated-rates", true)?,
             reference_code: non_empty(p, "reference-code").unwrap_or_else(|| "TN".to_owned()),
-            order_reference_code: non_empty(p, "order-reference-code").unwrap_or_else(|| "PO".to_owned()),
+            order_reference_code: non_empty(p, "order-reference-code")
+                .unwrap_or_else(|| "PO".to_owned()),
             description: non_empty(p, "shipment-description").unwrap_or_else(|| "Goods".to_owned()),
             locale: non_empty(p, "locale").unwrap_or_else(|| "en_US".to_owned()),
             xav_countries: list(p, "address-validation-countries", &["US", "PR"]),
@@ -218,7 +263,8 @@ impl Settings {
             trackalert_url: non_empty(p, "trackalert-webhook-url"),
             trackalert_credential_secret: non_empty(p, "trackalert-credential-secret")
                 .unwrap_or_else(|| "trackalert-credential".to_owned()),
-            trackalert_credential_type: non_empty(p, "trackalert-credential-type").unwrap_or_else(|| "Bearer".to_owned()),
+            trackalert_credential_type: non_empty(p, "trackalert-credential-type")
+                .unwrap_or_else(|| "Bearer".to_owned()),
             trackalert_events: list(p, "trackalert-event-preferences", &[]),
             subscription_days: number(p, "trackalert-subscription-days", 14)?,
             qv_subscription: non_empty(p, "quantum-view-subscription"),
@@ -230,12 +276,19 @@ impl Settings {
 
     /// The shipper account number, required to rate and ship.
     pub(crate) fn require_shipper_number(&self) -> Result<&str> {
-        self.shipper_number.as_deref().ok_or_else(|| invalid("shipper-number", "is required (the 6-character UPS account)"))
+        self.shipper_number.as_deref().ok_or_else(|| {
+            invalid(
+                "shipper-number",
+                "is required (the 6-character UPS account)",
+            )
+        })
     }
 
     /// The ship-from address, required to rate and ship.
     pub(crate) fn require_ship_from(&self) -> Result<&Address> {
-        self.ship_from.as_ref().ok_or_else(|| invalid("ship-from", "is required (an address object, see README)"))
+        self.ship_from
+            .as_ref()
+            .ok_or_else(|| invalid("ship-from", "is required (an address object, see README)"))
     }
 
     /// The shipper's address: `shipper-address`, else `ship-from`.
@@ -249,10 +302,11 @@ impl Settings {
     /// The units packages are declared in: configured, else by the shipper's country (UPS wants
     /// units valid for it: LBS/IN in the US and Puerto Rico, KGS/CM elsewhere).
     pub(crate) fn units_for(&self, shipper_country: &str) -> Units {
-        self.units.unwrap_or(match shipper_country.to_ascii_uppercase().as_str() {
-            "US" | "PR" => Units::Imperial,
-            _ => Units::Metric,
-        })
+        self.units
+            .unwrap_or(match shipper_country.to_ascii_uppercase().as_str() {
+                "US" | "PR" => Units::Imperial,
+                _ => Units::Metric,
+            })
     }
 
     /// The currency to report when UPS did not say (shipments found only through tracking).
@@ -260,7 +314,10 @@ impl Settings {
         if let Some(c) = &self.currency {
             return c.clone();
         }
-        let country = self.require_shipper().map(|a| a.country.as_str()).unwrap_or("US");
+        let country = self
+            .require_shipper()
+            .map(|a| a.country.as_str())
+            .unwrap_or("US");
         match country {
             "US" | "PR" => "USD",
             "CA" => "CAD",
@@ -299,12 +356,21 @@ mod tests {
     #[test]
     fn refuses_bad_values_naming_the_key() {
         let err = Settings::load(&Fake::new().with_config("label-format", "PDF")).unwrap_err();
-        assert!(matches!(err, Error::InvalidInput(ref f) if f.field == "label-format"), "{err:?}");
+        assert!(
+            matches!(err, Error::InvalidInput(ref f) if f.field == "label-format"),
+            "{err:?}"
+        );
         let err = Settings::load(&Fake::new().without_config("base-url")).unwrap_err();
         assert!(matches!(err, Error::InvalidInput(ref f) if f.field == "base-url"));
-        let err = Settings::load(&Fake::new().with_config("ship-from", "{\"name\":1}")).unwrap_err();
+        let err =
+            Settings::load(&Fake::new().with_config("ship-from", "{\"name\":1}")).unwrap_err();
         assert!(matches!(err, Error::InvalidInput(ref f) if f.field == "ship-from"));
-        let s = Settings::load(&Fake::new().with_config("units", "metric").with_config("label-stock-size", "4x8")).unwrap();
+        let s = Settings::load(
+            &Fake::new()
+                .with_config("units", "metric")
+                .with_config("label-stock-size", "4x8"),
+        )
+        .unwrap();
         assert_eq!(s.units_for("US"), Units::Metric);
         assert_eq!(s.label_stock, ("8".to_owned(), "4".to_owned()));
     }

@@ -13,8 +13,8 @@ mod time;
 
 use mlc_plugin_sdk::exports::carrier::Guest;
 use mlc_plugin_sdk::{
-    Address, AddressValidation, CarrierShipment, Error, Label, Rate, RateRequest, ShipmentRequest, SubscriptionResult,
-    TrackingEvent, TrackingPoll,
+    Address, AddressValidation, CarrierShipment, Error, Label, Rate, RateRequest, ShipmentRequest,
+    SubscriptionResult, TrackingEvent, TrackingPoll,
 };
 
 use crate::platform::Wasi;

@@ -5,8 +5,8 @@ use base64::Engine as _;
 use base64::engine::general_purpose::STANDARD as BASE64;
 use mlc_plugin_sdk::http::{Response, snippet};
 use mlc_plugin_sdk::{
-    Address, AddressClassification, AddressValidation, AddressVerdict, Error, Label, LabelFormat, LengthUnit, Money, Parcel,
-    Rate, Result, RetryInfo, TrackingEvent, TrackingStatus, WeightUnit,
+    Address, AddressClassification, AddressValidation, AddressVerdict, Error, Label, LabelFormat,
+    LengthUnit, Money, Parcel, Rate, Result, RetryInfo, TrackingEvent, TrackingStatus, WeightUnit,
 };
 use serde_json::{Map, Value, json};
 
@@ -72,7 +72,13 @@ fn opt(s: &Option<String>) -> Option<&str> {
 
 /// The UPS `Address` object of Rate and Ship.
 pub(crate) fn ups_address(a: &Address) -> Value {
-    let lines: Vec<String> = a.lines.iter().map(|l| clip(l, NAME_MAX)).filter(|l| !l.is_empty()).take(3).collect();
+    let lines: Vec<String> = a
+        .lines
+        .iter()
+        .map(|l| clip(l, NAME_MAX))
+        .filter(|l| !l.is_empty())
+        .take(3)
+        .collect();
     let mut m = Map::new();
     m.insert("AddressLine".into(), json!(lines));
     m.insert("City".into(), json!(clip(&a.city, 30)));
@@ -82,7 +88,10 @@ pub(crate) fn ups_address(a: &Address) -> Value {
     if !a.postal_code.trim().is_empty() {
         m.insert("PostalCode".into(), json!(a.postal_code.trim()));
     }
-    m.insert("CountryCode".into(), json!(a.country.trim().to_ascii_uppercase()));
+    m.insert(
+        "CountryCode".into(),
+        json!(a.country.trim().to_ascii_uppercase()),
+    );
     Value::Object(m)
 }
 
@@ -105,7 +114,13 @@ fn party(a: &Address) -> Map<String, Value> {
 
 /// The XAV request body for one address.
 pub(crate) fn xav_request(a: &Address) -> Value {
-    let lines: Vec<&str> = a.lines.iter().map(|l| l.trim()).filter(|l| !l.is_empty()).take(3).collect();
+    let lines: Vec<&str> = a
+        .lines
+        .iter()
+        .map(|l| l.trim())
+        .filter(|l| !l.is_empty())
+        .take(3)
+        .collect();
     let mut key = Map::new();
     if !a.name.trim().is_empty() {
         key.insert("ConsigneeName".into(), json!(clip(&a.name, NAME_MAX)));
@@ -129,7 +144,10 @@ pub(crate) fn xav_request(a: &Address) -> Value {
             key.insert("PostcodePrimaryLow".into(), json!(postal));
         }
     }
-    key.insert("CountryCode".into(), json!(a.country.trim().to_ascii_uppercase()));
+    key.insert(
+        "CountryCode".into(),
+        json!(a.country.trim().to_ascii_uppercase()),
+    );
     json!({ "XAVRequest": { "AddressKeyFormat": Value::Object(key) } })
 }
 
@@ -144,20 +162,48 @@ fn classification(c: Option<&api::CodeDesc>) -> AddressClassification {
 /// A candidate as a contract address, keeping the input's contact details (XAV does not
 /// return phone or e-mail, and usually not the name).
 fn candidate_address(c: &api::AddressKeyFormat, input: &Address) -> Address {
-    let postal = match (c.postcode_primary_low.known(), c.postcode_extended_low.known()) {
+    let postal = match (
+        c.postcode_primary_low.known(),
+        c.postcode_extended_low.known(),
+    ) {
         (Some(zip), Some(ext)) => format!("{zip}-{ext}"),
         (Some(zip), None) => zip.to_owned(),
         (None, _) => input.postal_code.clone(),
     };
-    let lines: Vec<String> = c.address_line.iter().filter_map(|l| l.known().map(str::to_owned)).collect();
+    let lines: Vec<String> = c
+        .address_line
+        .iter()
+        .filter_map(|l| l.known().map(str::to_owned))
+        .collect();
     Address {
-        name: c.consignee_name.known().map_or_else(|| input.name.clone(), str::to_owned),
-        attention: c.attention_name.known().map(str::to_owned).or_else(|| input.attention.clone()),
-        lines: if lines.is_empty() { input.lines.clone() } else { lines },
-        city: c.political_division2.known().map_or_else(|| input.city.clone(), str::to_owned),
-        state: c.political_division1.known().map(str::to_owned).or_else(|| input.state.clone()),
+        name: c
+            .consignee_name
+            .known()
+            .map_or_else(|| input.name.clone(), str::to_owned),
+        attention: c
+            .attention_name
+            .known()
+            .map(str::to_owned)
+            .or_else(|| input.attention.clone()),
+        lines: if lines.is_empty() {
+            input.lines.clone()
+        } else {
+            lines
+        },
+        city: c
+            .political_division2
+            .known()
+            .map_or_else(|| input.city.clone(), str::to_owned),
+        state: c
+            .political_division1
+            .known()
+            .map(str::to_owned)
+            .or_else(|| input.state.clone()),
         postal_code: postal,
-        country: c.country_code.known().map_or_else(|| input.country.clone(), str::to_owned),
+        country: c
+            .country_code
+            .known()
+            .map_or_else(|| input.country.clone(), str::to_owned),
         phone: input.phone.clone(),
         email: input.email.clone(),
     }
@@ -170,7 +216,12 @@ pub(crate) fn xav_result(r: &api::XavResponse, input: &Address) -> AddressValida
         Some(c) if c.code.known().is_some() => classification(Some(c)),
         _ => classification(first.and_then(|c| c.address_classification.as_ref())),
     };
-    let candidates = || r.candidate.iter().map(|c| candidate_address(&c.address_key_format, input)).collect::<Vec<_>>();
+    let candidates = || {
+        r.candidate
+            .iter()
+            .map(|c| candidate_address(&c.address_key_format, input))
+            .collect::<Vec<_>>()
+    };
     let verdict = if r.no_candidates_indicator.is_some() {
         AddressVerdict::NoCandidates
     } else if r.valid_address_indicator.is_some() {
@@ -183,7 +234,10 @@ pub(crate) fn xav_result(r: &api::XavResponse, input: &Address) -> AddressValida
     } else {
         AddressVerdict::Ambiguous(candidates())
     };
-    AddressValidation { verdict, classification: class }
+    AddressValidation {
+        verdict,
+        classification: class,
+    }
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -206,12 +260,24 @@ pub(crate) fn format_dimension(value: f64) -> String {
 fn check_parcel(p: &Parcel) -> Result<()> {
     let subject = format!("parcel {}", p.id);
     if !(p.weight.value.is_finite() && p.weight.value > 0.0) {
-        return Err(Error::invalid_input(subject, "weight", format!("{} is not a positive weight", p.weight.value)));
+        return Err(Error::invalid_input(
+            subject,
+            "weight",
+            format!("{} is not a positive weight", p.weight.value),
+        ));
     }
     if let Some(d) = &p.dimensions {
-        for (field, v) in [("dimensions.length", d.length), ("dimensions.width", d.width), ("dimensions.height", d.height)] {
+        for (field, v) in [
+            ("dimensions.length", d.length),
+            ("dimensions.width", d.width),
+            ("dimensions.height", d.height),
+        ] {
             if !(v.is_finite() && v > 0.0) {
-                return Err(Error::invalid_input(subject.clone(), field, format!("{v} is not a positive length")));
+                return Err(Error::invalid_input(
+                    subject.clone(),
+                    field,
+                    format!("{v} is not a positive length"),
+                ));
             }
         }
     }
@@ -219,7 +285,12 @@ fn check_parcel(p: &Parcel) -> Result<()> {
 }
 
 /// One `Package`: `packaging_key` is `PackagingType` (Rate) or `Packaging` (Ship).
-fn package(p: &Parcel, units: Units, packaging_key: &str, packaging_code: &str) -> Result<Map<String, Value>> {
+fn package(
+    p: &Parcel,
+    units: Units,
+    packaging_key: &str,
+    packaging_code: &str,
+) -> Result<Map<String, Value>> {
     check_parcel(p)?;
     let (weight_unit, weight_code, length_unit, length_code) = match units {
         Units::Imperial => (WeightUnit::Pounds, "LBS", LengthUnit::Inches, "IN"),
@@ -252,17 +323,29 @@ fn package(p: &Parcel, units: Units, packaging_key: &str, packaging_code: &str) 
 
 fn check_parcels(parcels: &[Parcel]) -> Result<()> {
     if parcels.is_empty() {
-        return Err(Error::invalid_input("shipment", "parcels", "at least one parcel is needed"));
+        return Err(Error::invalid_input(
+            "shipment",
+            "parcels",
+            "at least one parcel is needed",
+        ));
     }
     if parcels.len() > 200 {
-        return Err(Error::invalid_input("shipment", "parcels", "UPS takes at most 200 packages per shipment"));
+        return Err(Error::invalid_input(
+            "shipment",
+            "parcels",
+            "UPS takes at most 200 packages per shipment",
+        ));
     }
     Ok(())
 }
 
 fn check_ship_to(a: &Address) -> Result<()> {
     if a.country.trim().len() != 2 {
-        return Err(Error::invalid_input("ship-to", "country", format!("`{}` is not an ISO 3166 alpha-2 code", a.country)));
+        return Err(Error::invalid_input(
+            "ship-to",
+            "country",
+            format!("`{}` is not an ISO 3166 alpha-2 code", a.country),
+        ));
     }
     if a.lines.iter().all(|l| l.trim().is_empty()) {
         return Err(Error::invalid_input("ship-to", "lines", "no street line"));
@@ -277,7 +360,12 @@ fn check_ship_to(a: &Address) -> Result<()> {
 // Rating
 
 /// The `RateRequest` body. `service` none means Shop (Service is then left out).
-pub(crate) fn rate_request(s: &Settings, ship_to: &Address, parcels: &[Parcel], service: Option<&str>) -> Result<Value> {
+pub(crate) fn rate_request(
+    s: &Settings,
+    ship_to: &Address,
+    parcels: &[Parcel],
+    service: Option<&str>,
+) -> Result<Value> {
     check_parcels(parcels)?;
     check_ship_to(ship_to)?;
     let account = s.require_shipper_number()?;
@@ -292,18 +380,27 @@ pub(crate) fn rate_request(s: &Settings, ship_to: &Address, parcels: &[Parcel], 
     let mut shipment = Map::new();
     shipment.insert("Shipper".into(), Value::Object(shipper));
     shipment.insert("ShipTo".into(), Value::Object(party(ship_to)));
-    shipment.insert("ShipFrom".into(), Value::Object(party(s.require_ship_from()?)));
+    shipment.insert(
+        "ShipFrom".into(),
+        Value::Object(party(s.require_ship_from()?)),
+    );
     shipment.insert(
         "PaymentDetails".into(),
         json!({ "ShipmentCharge": [{ "Type": "01", "BillShipper": { "AccountNumber": account } }] }),
     );
     if let Some(code) = service {
-        shipment.insert("Service".into(), json!({ "Code": code, "Description": service_name(code).unwrap_or("") }));
+        shipment.insert(
+            "Service".into(),
+            json!({ "Code": code, "Description": service_name(code).unwrap_or("") }),
+        );
     }
     shipment.insert("NumOfPieces".into(), json!(parcels.len().to_string()));
     shipment.insert("Package".into(), Value::Array(packages));
     if s.negotiated_rates {
-        shipment.insert("ShipmentRatingOptions".into(), json!({ "NegotiatedRatesIndicator": "" }));
+        shipment.insert(
+            "ShipmentRatingOptions".into(),
+            json!({ "NegotiatedRatesIndicator": "" }),
+        );
     }
     Ok(json!({
         "RateRequest": {
@@ -322,21 +419,31 @@ pub(crate) fn decimal(t: &Text) -> Option<String> {
     let ok = !int.is_empty()
         && int.bytes().all(|b| b.is_ascii_digit())
         && frac.bytes().all(|b| b.is_ascii_digit())
-        && (frac.is_empty() == !digits.contains('.'));
+        && (!digits.contains('.') || !frac.is_empty());
     ok.then(|| s.to_owned())
 }
 
 /// A UPS charge as contract money.
 pub(crate) fn money(c: &Charge, fallback_currency: &str) -> Option<Money> {
     let amount = decimal(&c.monetary_value)?;
-    let currency = c.currency_code.known().unwrap_or(fallback_currency).to_ascii_uppercase();
+    let currency = c
+        .currency_code
+        .known()
+        .unwrap_or(fallback_currency)
+        .to_ascii_uppercase();
     Some(Money { amount, currency })
 }
 
 /// Negotiated total when UPS returned one, else the published total; and the published total.
-fn totals(published: Option<&Charge>, negotiated: Option<&api::NegotiatedCharges>, currency: &str) -> Option<(Money, Money, bool)> {
+fn totals(
+    published: Option<&Charge>,
+    negotiated: Option<&api::NegotiatedCharges>,
+    currency: &str,
+) -> Option<(Money, Money, bool)> {
     let published = published.and_then(|c| money(c, currency));
-    let negotiated = negotiated.and_then(|n| n.total()).and_then(|c| money(c, currency));
+    let negotiated = negotiated
+        .and_then(|n| n.total())
+        .and_then(|c| money(c, currency));
     match (negotiated, published) {
         (Some(n), Some(p)) => Some((n, p, true)),
         (Some(n), None) => Some((n.clone(), n, true)),
@@ -350,8 +457,11 @@ pub(crate) fn rates(r: &api::RateResponse, currency: &str) -> Vec<Rate> {
     r.rated_shipment
         .iter()
         .filter_map(|rs| {
-            let (total, published_total, negotiated) =
-                totals(rs.total_charges.as_ref(), rs.negotiated_rate_charges.as_ref(), currency)?;
+            let (total, published_total, negotiated) = totals(
+                rs.total_charges.as_ref(),
+                rs.negotiated_rate_charges.as_ref(),
+                currency,
+            )?;
             let code = rs.service.code.trimmed().to_owned();
             let name = rs
                 .service
@@ -372,7 +482,14 @@ pub(crate) fn rates(r: &api::RateResponse, currency: &str) -> Vec<Rate> {
                         .and_then(|a| a.business_days_in_transit.known())
                 })
                 .and_then(|d| d.parse::<u32>().ok());
-            Some(Rate { service: code, service_name: name, total, published_total, negotiated, transit_days })
+            Some(Rate {
+                service: code,
+                service_name: name,
+                total,
+                published_total,
+                negotiated,
+                transit_days,
+            })
         })
         .collect()
 }
@@ -393,13 +510,20 @@ pub(crate) struct ShipInput<'a> {
 
 fn reference_numbers(s: &Settings, reference: &str, order_ref: &str) -> Result<Vec<Value>> {
     let mut refs = Vec::new();
-    for (field, code, value) in [("reference", &s.reference_code, reference), ("order-ref", &s.order_reference_code, order_ref)] {
+    for (field, code, value) in [
+        ("reference", &s.reference_code, reference),
+        ("order-ref", &s.order_reference_code, order_ref),
+    ] {
         let value = value.trim();
         if value.is_empty() {
             continue;
         }
         if value.chars().count() > 35 {
-            return Err(Error::invalid_input("shipment", field, "UPS reference numbers hold at most 35 characters"));
+            return Err(Error::invalid_input(
+                "shipment",
+                field,
+                "UPS reference numbers hold at most 35 characters",
+            ));
         }
         refs.push(json!({ "Code": code, "Value": value }));
     }
@@ -412,7 +536,11 @@ pub(crate) fn ship_request(s: &Settings, i: &ShipInput<'_>) -> Result<Value> {
     check_parcels(i.parcels)?;
     check_ship_to(i.ship_to)?;
     if i.reference.trim().is_empty() {
-        return Err(Error::invalid_input("shipment", "reference", "is empty: the shipment could not be found again"));
+        return Err(Error::invalid_input(
+            "shipment",
+            "reference",
+            "is empty: the shipment could not be found again",
+        ));
     }
     if i.service.trim().is_empty() {
         return Err(Error::invalid_input("shipment", "service", "is empty"));
@@ -442,7 +570,10 @@ pub(crate) fn ship_request(s: &Settings, i: &ShipInput<'_>) -> Result<Value> {
     shipment.insert("Description".into(), json!(clip(&s.description, 50)));
     shipment.insert("Shipper".into(), Value::Object(shipper));
     shipment.insert("ShipTo".into(), Value::Object(party(i.ship_to)));
-    shipment.insert("ShipFrom".into(), Value::Object(party(s.require_ship_from()?)));
+    shipment.insert(
+        "ShipFrom".into(),
+        Value::Object(party(s.require_ship_from()?)),
+    );
     shipment.insert(
         "PaymentInformation".into(),
         json!({ "ShipmentCharge": [{ "Type": "01", "BillShipper": { "AccountNumber": account } }] }),
@@ -456,7 +587,10 @@ pub(crate) fn ship_request(s: &Settings, i: &ShipInput<'_>) -> Result<Value> {
     }
     shipment.insert("Package".into(), Value::Array(packages));
     if s.negotiated_rates {
-        shipment.insert("ShipmentRatingOptions".into(), json!({ "NegotiatedRatesIndicator": "" }));
+        shipment.insert(
+            "ShipmentRatingOptions".into(),
+            json!({ "NegotiatedRatesIndicator": "" }),
+        );
     }
     Ok(json!({
         "ShipmentRequest": {
@@ -481,12 +615,21 @@ pub(crate) fn label_specification(s: &Settings, format: LabelFormat) -> Value {
 
 /// Decodes a base64 label image, whitespace tolerated.
 pub(crate) fn decode_label(image: &api::LabelImage, requested: LabelFormat) -> Result<Label> {
-    let text: String = image.graphic_image.chars().filter(|c| !c.is_whitespace()).collect();
+    let text: String = image
+        .graphic_image
+        .chars()
+        .filter(|c| !c.is_whitespace())
+        .collect();
     if text.is_empty() {
         return Err(Error::internal("UPS returned an empty label image"));
     }
-    let data = BASE64.decode(text.as_bytes()).map_err(|e| Error::internal(format!("label image is not base64: {e}")))?;
-    let format = image.format_code().and_then(crate::config::label_format).unwrap_or(requested);
+    let data = BASE64
+        .decode(text.as_bytes())
+        .map_err(|e| Error::internal(format!("label image is not base64: {e}")))?;
+    let format = image
+        .format_code()
+        .and_then(crate::config::label_format)
+        .unwrap_or(requested);
     Ok(Label { format, data })
 }
 
@@ -504,17 +647,26 @@ pub(crate) struct Shipped {
 }
 
 /// Reads a Ship response.
-pub(crate) fn shipped(r: &api::ShipmentResults, requested: LabelFormat, currency: &str) -> Result<Shipped> {
-    let tracking_numbers: Vec<String> = r.package_results.iter().filter_map(|p| p.tracking_number.known().map(str::to_owned)).collect();
+pub(crate) fn shipped(
+    r: &api::ShipmentResults,
+    requested: LabelFormat,
+    currency: &str,
+) -> Result<Shipped> {
+    let tracking_numbers: Vec<String> = r
+        .package_results
+        .iter()
+        .filter_map(|p| p.tracking_number.known().map(str::to_owned))
+        .collect();
     let shipment_id = match r.shipment_identification_number.known() {
         Some(id) => id.to_owned(),
-        None => tracking_numbers
-            .first()
-            .cloned()
-            .ok_or_else(|| Error::internal("UPS answered the shipment without an id or tracking number"))?,
+        None => tracking_numbers.first().cloned().ok_or_else(|| {
+            Error::internal("UPS answered the shipment without an id or tracking number")
+        })?,
     };
     let charges = totals(
-        r.shipment_charges.as_ref().and_then(|c| c.total_charges.as_ref()),
+        r.shipment_charges
+            .as_ref()
+            .and_then(|c| c.total_charges.as_ref()),
         r.negotiated_rate_charges.as_ref(),
         currency,
     )
@@ -522,13 +674,21 @@ pub(crate) fn shipped(r: &api::ShipmentResults, requested: LabelFormat, currency
     let mut labels = Vec::new();
     let mut label_problems = Vec::new();
     for p in r.package_results.iter() {
-        let (Some(tn), Some(img)) = (p.tracking_number.known(), &p.shipping_label) else { continue };
+        let (Some(tn), Some(img)) = (p.tracking_number.known(), &p.shipping_label) else {
+            continue;
+        };
         match decode_label(img, requested) {
             Ok(label) => labels.push((tn.to_owned(), label)),
             Err(e) => label_problems.push((tn.to_owned(), e.describe())),
         }
     }
-    Ok(Shipped { shipment_id, tracking_numbers, charges, labels, label_problems })
+    Ok(Shipped {
+        shipment_id,
+        tracking_numbers,
+        charges,
+        labels,
+        label_problems,
+    })
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -554,13 +714,22 @@ pub(crate) fn tracking_status(kind: &str, code: &str, delivered_known: bool) -> 
 
 /// `City, ST, CC` with unknown parts left out; none when all are unknown.
 pub(crate) fn location(city: &Text, state: &Text, country: &Text) -> Option<String> {
-    let parts: Vec<&str> = [city.known(), state.known(), country.known()].into_iter().flatten().collect();
+    let parts: Vec<&str> = [city.known(), state.known(), country.known()]
+        .into_iter()
+        .flatten()
+        .collect();
     (!parts.is_empty()).then(|| parts.join(", "))
 }
 
 /// The instant of an event: the GMT date and time when given, else the local ones shifted by
 /// the offset, else the local ones taken as UTC.
-fn instant(gmt_date: &Text, gmt_time: &Text, local_date: &Text, local_time: &Text, offset: &Text) -> Option<i64> {
+fn instant(
+    gmt_date: &Text,
+    gmt_time: &Text,
+    local_date: &Text,
+    local_time: &Text,
+    offset: &Text,
+) -> Option<i64> {
     if let (Some(d), Some(t)) = (gmt_date.known(), gmt_time.known())
         && let Some(ms) = time::utc_ms(d, t)
     {
@@ -573,7 +742,8 @@ fn instant(gmt_date: &Text, gmt_time: &Text, local_date: &Text, local_time: &Tex
 /// Events of one Track Alert webhook body (one event object, or an array of them).
 pub(crate) fn pushed_events(body: &[u8], now_ms: i64) -> Result<Vec<TrackingEvent>> {
     let bad = |msg: String| Error::invalid_input("tracking webhook", "body", msg);
-    let value: Value = serde_json::from_slice(body).map_err(|e| bad(format!("not JSON: {e}; starts: {}", snippet(body))))?;
+    let value: Value = serde_json::from_slice(body)
+        .map_err(|e| bad(format!("not JSON: {e}; starts: {}", snippet(body))))?;
     let items = match value {
         Value::Array(items) => items,
         other => vec![other],
@@ -583,25 +753,51 @@ pub(crate) fn pushed_events(body: &[u8], now_ms: i64) -> Result<Vec<TrackingEven
         if !item.is_object() {
             return Err(bad("not a tracking event object".into()));
         }
-        let e: api::PushedEvent = serde_json::from_value(item).map_err(|e| bad(format!("not a tracking event: {e}")))?;
-        let tn = e.tracking_number.as_ref().and_then(|t| t.known()).ok_or_else(|| bad("no trackingNumber".into()))?;
-        let status = e.activity_status.as_ref().ok_or_else(|| bad("no activityStatus".into()))?;
+        let e: api::PushedEvent =
+            serde_json::from_value(item).map_err(|e| bad(format!("not a tracking event: {e}")))?;
+        let tn = e
+            .tracking_number
+            .as_ref()
+            .and_then(|t| t.known())
+            .ok_or_else(|| bad("no trackingNumber".into()))?;
+        let status = e
+            .activity_status
+            .as_ref()
+            .ok_or_else(|| bad("no activityStatus".into()))?;
         let delivered_known = e.actual_delivery_date.known().is_some();
         let mapped = tracking_status(&status.kind, &status.code, delivered_known);
-        let occurred_at = instant(&e.gmt_activity_date, &e.gmt_activity_time, &e.local_activity_date, &e.local_activity_time, &e.gmt_offset)
-            .unwrap_or(now_ms);
+        let occurred_at = instant(
+            &e.gmt_activity_date,
+            &e.gmt_activity_time,
+            &e.local_activity_date,
+            &e.local_activity_time,
+            &e.gmt_offset,
+        )
+        .unwrap_or(now_ms);
         let delivered_at = (mapped == TrackingStatus::Delivered).then(|| {
-            let offset = e.gmt_offset.known().and_then(time::parse_offset).unwrap_or(0);
+            let offset = e
+                .gmt_offset
+                .known()
+                .and_then(time::parse_offset)
+                .unwrap_or(0);
             e.actual_delivery_date
                 .known()
                 .and_then(|d| time::local_to_utc_ms(d, e.actual_delivery_time.trimmed(), offset))
                 .unwrap_or(occurred_at)
         });
-        let loc = e.activity_location.as_ref().and_then(|l| location(&l.city, &l.state_province, &l.country));
+        let loc = e
+            .activity_location
+            .as_ref()
+            .and_then(|l| location(&l.city, &l.state_province, &l.country));
         out.push(TrackingEvent {
             tracking_number: tn.to_owned(),
             status: mapped,
-            carrier_code: status.code.known().or(status.kind.known()).unwrap_or_default().to_owned(),
+            carrier_code: status
+                .code
+                .known()
+                .or(status.kind.known())
+                .unwrap_or_default()
+                .to_owned(),
             description: status.description.known().unwrap_or_default().to_owned(),
             occurred_at,
             location: loc,
@@ -615,25 +811,44 @@ pub(crate) fn pushed_events(body: &[u8], now_ms: i64) -> Result<Vec<TrackingEven
 /// Events of a Track API response for `tracking_number` (every package when none matches),
 /// newest first.
 pub(crate) fn track_events(r: &api::TrackResponse, tracking_number: &str) -> Vec<TrackingEvent> {
-    let packages: Vec<&api::TrackPackage> = r.shipment.iter().flat_map(|s| s.package.iter()).collect();
+    let packages: Vec<&api::TrackPackage> =
+        r.shipment.iter().flat_map(|s| s.package.iter()).collect();
     let wanted = tracking_number.trim();
-    let matching: Vec<&api::TrackPackage> =
-        packages.iter().copied().filter(|p| p.tracking_number.trimmed().eq_ignore_ascii_case(wanted)).collect();
-    let chosen = if matching.is_empty() { packages } else { matching };
-    let mut events: Vec<TrackingEvent> = chosen.iter().flat_map(|p| package_events(p, wanted)).collect();
-    events.sort_by(|a, b| b.occurred_at.cmp(&a.occurred_at));
+    let matching: Vec<&api::TrackPackage> = packages
+        .iter()
+        .copied()
+        .filter(|p| p.tracking_number.trimmed().eq_ignore_ascii_case(wanted))
+        .collect();
+    let chosen = if matching.is_empty() {
+        packages
+    } else {
+        matching
+    };
+    let mut events: Vec<TrackingEvent> = chosen
+        .iter()
+        .flat_map(|p| package_events(p, wanted))
+        .collect();
+    events.sort_by_key(|e| std::cmp::Reverse(e.occurred_at));
     events
 }
 
 fn package_events(p: &api::TrackPackage, fallback_tn: &str) -> Vec<TrackingEvent> {
     let tn = p.tracking_number.known().unwrap_or(fallback_tn).to_owned();
-    let delivered_date = p.delivery_date.iter().find(|d| d.kind.trimmed().eq_ignore_ascii_case("DEL")).and_then(|d| d.date.known());
+    let delivered_date = p
+        .delivery_date
+        .iter()
+        .find(|d| d.kind.trimmed().eq_ignore_ascii_case("DEL"))
+        .and_then(|d| d.date.known());
     let delivered_time = p
         .delivery_time
         .as_ref()
         .filter(|t| t.kind.trimmed().eq_ignore_ascii_case("DEL"))
         .and_then(|t| t.end_time.known().or(t.start_time.known()));
-    let received_by = p.delivery_information.as_ref().and_then(|d| d.received_by.known()).map(str::to_owned);
+    let received_by = p
+        .delivery_information
+        .as_ref()
+        .and_then(|d| d.received_by.known())
+        .map(str::to_owned);
     p.activity
         .iter()
         .filter_map(|a| {
@@ -641,7 +856,11 @@ fn package_events(p: &api::TrackPackage, fallback_tn: &str) -> Vec<TrackingEvent
             let occurred_at = instant(&a.gmt_date, &a.gmt_time, &a.date, &a.time, &a.gmt_offset)?;
             let mapped = tracking_status(&status.kind, &status.code, delivered_date.is_some());
             let delivered = mapped == TrackingStatus::Delivered;
-            let offset = a.gmt_offset.known().and_then(time::parse_offset).unwrap_or(0);
+            let offset = a
+                .gmt_offset
+                .known()
+                .and_then(time::parse_offset)
+                .unwrap_or(0);
             let delivered_at = delivered.then(|| {
                 delivered_date
                     .and_then(|d| delivered_time.and_then(|t| time::local_to_utc_ms(d, t, offset)))
@@ -651,11 +870,26 @@ fn package_events(p: &api::TrackPackage, fallback_tn: &str) -> Vec<TrackingEvent
                 .location
                 .as_ref()
                 .and_then(|l| l.address.as_ref())
-                .and_then(|ad| location(&ad.city, &ad.state_province, if ad.country_code.known().is_some() { &ad.country_code } else { &ad.country }));
+                .and_then(|ad| {
+                    location(
+                        &ad.city,
+                        &ad.state_province,
+                        if ad.country_code.known().is_some() {
+                            &ad.country_code
+                        } else {
+                            &ad.country
+                        },
+                    )
+                });
             Some(TrackingEvent {
                 tracking_number: tn.clone(),
                 status: mapped,
-                carrier_code: status.code.known().or(status.kind.known()).unwrap_or_default().to_owned(),
+                carrier_code: status
+                    .code
+                    .known()
+                    .or(status.kind.known())
+                    .unwrap_or_default()
+                    .to_owned(),
                 description: status.description.known().unwrap_or_default().to_owned(),
                 occurred_at,
                 location: loc,
@@ -672,11 +906,25 @@ pub(crate) fn qv_events(events: &api::QvEvents, offset_secs: i64) -> Vec<Trackin
     let loc = |l: &Option<api::QvActivityLocation>| {
         l.as_ref()
             .and_then(|l| l.address_artifact_format.as_ref())
-            .and_then(|a| location(&a.political_division2, &a.political_division1, &a.country_code))
+            .and_then(|a| {
+                location(
+                    &a.political_division2,
+                    &a.political_division1,
+                    &a.country_code,
+                )
+            })
     };
     let mut out = Vec::new();
-    let mut push = |tn: &Text, status, code: &str, description: String, occurred: Option<i64>, location, received_by: Option<String>| {
-        let (Some(tn), Some(occurred_at)) = (tn.known(), occurred) else { return };
+    let mut push = |tn: &Text,
+                    status,
+                    code: &str,
+                    description: String,
+                    occurred: Option<i64>,
+                    location,
+                    received_by: Option<String>| {
+        let (Some(tn), Some(occurred_at)) = (tn.known(), occurred) else {
+            return;
+        };
         out.push(TrackingEvent {
             tracking_number: tn.to_owned(),
             status,
@@ -688,16 +936,44 @@ pub(crate) fn qv_events(events: &api::QvEvents, offset_secs: i64) -> Vec<Trackin
             received_by,
         });
     };
-    for file in events.subscription_events.iter().flat_map(|s| s.subscription_file.iter()) {
+    for file in events
+        .subscription_events
+        .iter()
+        .flat_map(|s| s.subscription_file.iter())
+    {
         for m in file.manifest.iter() {
-            let origin = m.shipper.as_ref().and_then(|s| s.address.as_ref()).and_then(|a| location(&a.city, &a.state_province_code, &a.country_code));
+            let origin = m
+                .shipper
+                .as_ref()
+                .and_then(|s| s.address.as_ref())
+                .and_then(|a| location(&a.city, &a.state_province_code, &a.country_code));
             for p in m.package.iter() {
-                let when = p.activity.first().and_then(|a| at(&a.date, &a.time)).or_else(|| at(&m.pickup_date, &Text::default()));
-                push(&p.tracking_number, TrackingStatus::Manifested, "MP", "Shipment Ready for UPS".into(), when, origin.clone(), None);
+                let when = p
+                    .activity
+                    .first()
+                    .and_then(|a| at(&a.date, &a.time))
+                    .or_else(|| at(&m.pickup_date, &Text::default()));
+                push(
+                    &p.tracking_number,
+                    TrackingStatus::Manifested,
+                    "MP",
+                    "Shipment Ready for UPS".into(),
+                    when,
+                    origin.clone(),
+                    None,
+                );
             }
         }
         for o in file.origin.iter() {
-            push(&o.tracking_number, TrackingStatus::InTransit, "OR", "Origin Scan".into(), at(&o.date, &o.time), loc(&o.activity_location), None);
+            push(
+                &o.tracking_number,
+                TrackingStatus::InTransit,
+                "OR",
+                "Origin Scan".into(),
+                at(&o.date, &o.time),
+                loc(&o.activity_location),
+                None,
+            );
         }
         for x in file.exception.iter() {
             let description = [x.status_description.known(), x.reason_description.known()]
@@ -705,12 +981,36 @@ pub(crate) fn qv_events(events: &api::QvEvents, offset_secs: i64) -> Vec<Trackin
                 .flatten()
                 .collect::<Vec<_>>()
                 .join(": ");
-            let code = x.status_code.known().or(x.reason_code.known()).unwrap_or("X");
-            push(&x.tracking_number, TrackingStatus::Exception, code, description, at(&x.date, &x.time), loc(&x.activity_location), None);
+            let code = x
+                .status_code
+                .known()
+                .or(x.reason_code.known())
+                .unwrap_or("X");
+            push(
+                &x.tracking_number,
+                TrackingStatus::Exception,
+                code,
+                description,
+                at(&x.date, &x.time),
+                loc(&x.activity_location),
+                None,
+            );
         }
         for d in file.delivery.iter() {
-            let signed = d.delivery_location.as_ref().and_then(|l| l.signed_for_by_name.known()).map(str::to_owned);
-            push(&d.tracking_number, TrackingStatus::Delivered, "FS", "Delivered".into(), at(&d.date, &d.time), loc(&d.activity_location), signed);
+            let signed = d
+                .delivery_location
+                .as_ref()
+                .and_then(|l| l.signed_for_by_name.known())
+                .map(str::to_owned);
+            push(
+                &d.tracking_number,
+                TrackingStatus::Delivered,
+                "FS",
+                "Delivered".into(),
+                at(&d.date, &d.time),
+                loc(&d.activity_location),
+                signed,
+            );
         }
         for g in file.generic.iter() {
             let kind = g.activity_type.trimmed().to_ascii_uppercase();
@@ -722,7 +1022,15 @@ pub(crate) fn qv_events(events: &api::QvEvents, offset_secs: i64) -> Vec<Trackin
                 _ => (TrackingStatus::InTransit, "In Transit"),
             };
             let when = g.activity.first().and_then(|a| at(&a.date, &a.time));
-            push(&g.tracking_number, status, &kind, description.into(), when, None, None);
+            push(
+                &g.tracking_number,
+                status,
+                &kind,
+                description.into(),
+                when,
+                None,
+                None,
+            );
         }
     }
     out
@@ -737,18 +1045,34 @@ pub(crate) fn error_details(body: &[u8]) -> (String, String, Option<u64>) {
     if let Ok(b) = serde_json::from_slice::<api::ErrorBody>(body)
         && let Some(first) = b.response.as_ref().and_then(|r| r.errors.first())
     {
-        let all = b.response.as_ref().map(|r| r.errors.iter().map(|e| e.message.trimmed().to_owned()).collect::<Vec<_>>());
+        let all = b.response.as_ref().map(|r| {
+            r.errors
+                .iter()
+                .map(|e| e.message.trimmed().to_owned())
+                .collect::<Vec<_>>()
+        });
         let message = all.map(|m| m.join("; ")).unwrap_or_default();
         return (first.code.trimmed().to_owned(), message, None);
     }
     if let Ok(q) = serde_json::from_slice::<api::QvEnvelope>(body)
         && let Some(first) = q.quantum_view_response.response.error.first()
     {
-        let retry = first.minimum_retry_seconds.known().and_then(|s| s.parse::<u64>().ok());
-        return (first.error_code.trimmed().to_owned(), first.error_description.trimmed().to_owned(), retry);
+        let retry = first
+            .minimum_retry_seconds
+            .known()
+            .and_then(|s| s.parse::<u64>().ok());
+        return (
+            first.error_code.trimmed().to_owned(),
+            first.error_description.trimmed().to_owned(),
+            retry,
+        );
     }
     let text = snippet(body);
-    let message = if text.trim().is_empty() { "no details".to_owned() } else { text };
+    let message = if text.trim().is_empty() {
+        "no details".to_owned()
+    } else {
+        text
+    };
     (String::new(), message, None)
 }
 
@@ -759,9 +1083,18 @@ pub(crate) fn error_from(resp: &Response) -> Error {
     let (code, message, minimum_retry) = error_details(&resp.body);
     let err = resp.status_error(code, message);
     match err {
-        Error::RateLimited(r) | Error::Unavailable(r) if r.retry_after_ms.is_none() && minimum_retry.is_some() => {
-            let info = RetryInfo { message: r.message, retry_after_ms: minimum_retry.map(|s| s.saturating_mul(1000)) };
-            if resp.status == 429 { Error::RateLimited(info) } else { Error::Unavailable(info) }
+        Error::RateLimited(r) | Error::Unavailable(r)
+            if r.retry_after_ms.is_none() && minimum_retry.is_some() =>
+        {
+            let info = RetryInfo {
+                message: r.message,
+                retry_after_ms: minimum_retry.map(|s| s.saturating_mul(1000)),
+            };
+            if resp.status == 429 {
+                Error::RateLimited(info)
+            } else {
+                Error::Unavailable(info)
+            }
         }
         other => other,
     }

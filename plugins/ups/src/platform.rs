@@ -29,7 +29,10 @@ impl Outgoing {
     /// The first value of a header (case-insensitive).
     #[cfg(test)]
     pub(crate) fn header(&self, name: &str) -> Option<&str> {
-        self.headers.iter().find(|(n, _)| n.eq_ignore_ascii_case(name)).map(|(_, v)| v.as_str())
+        self.headers
+            .iter()
+            .find(|(n, _)| n.eq_ignore_ascii_case(name))
+            .map(|(_, v)| v.as_str())
     }
 }
 
@@ -104,7 +107,8 @@ impl Platform for Wasi {
 
     fn random(&self, n: usize) -> Result<Vec<u8>> {
         let mut buf = vec![0u8; n];
-        getrandom::fill(&mut buf).map_err(|e| Error::internal(format!("no randomness from the host: {e}")))?;
+        getrandom::fill(&mut buf)
+            .map_err(|e| Error::internal(format!("no randomness from the host: {e}")))?;
         Ok(buf)
     }
 
@@ -147,11 +151,19 @@ pub(crate) mod fake {
                     "ship-from",
                     r#"{"name":"ML Apparel Inc.","lines":["1200 Fulton Industrial Blvd SW"],"city":"Atlanta","state":"GA","postal-code":"30336","country":"US","phone":"4045550100"}"#,
                 ),
-                ("trackalert-webhook-url", "https://connector.example/webhooks/ups/t1"),
+                (
+                    "trackalert-webhook-url",
+                    "https://connector.example/webhooks/ups/t1",
+                ),
             ];
             Fake {
-                config: config.iter().map(|(k, v)| ((*k).to_owned(), (*v).to_owned())).collect(),
-                secrets: [("trackalert-credential".to_owned(), "s3cret".to_owned())].into_iter().collect(),
+                config: config
+                    .iter()
+                    .map(|(k, v)| ((*k).to_owned(), (*v).to_owned()))
+                    .collect(),
+                secrets: [("trackalert-credential".to_owned(), "s3cret".to_owned())]
+                    .into_iter()
+                    .collect(),
                 storage: RefCell::new(BTreeMap::new()),
                 responses: RefCell::new(VecDeque::new()),
                 requests: RefCell::new(Vec::new()),
@@ -177,17 +189,29 @@ pub(crate) mod fake {
             self.respond_with(status, &[], body)
         }
 
-        pub(crate) fn respond_with(&self, status: u16, headers: &[(&str, &str)], body: Value) -> &Self {
+        pub(crate) fn respond_with(
+            &self,
+            status: u16,
+            headers: &[(&str, &str)],
+            body: Value,
+        ) -> &Self {
             self.responses.borrow_mut().push_back(Ok(Response {
                 status,
-                headers: headers.iter().map(|(n, v)| (n.to_ascii_lowercase(), (*v).to_owned())).collect(),
+                headers: headers
+                    .iter()
+                    .map(|(n, v)| (n.to_ascii_lowercase(), (*v).to_owned()))
+                    .collect(),
                 body: serde_json::to_vec(&body).unwrap(),
             }));
             self
         }
 
         pub(crate) fn respond_raw(&self, status: u16, body: &str) -> &Self {
-            self.responses.borrow_mut().push_back(Ok(Response { status, headers: vec![], body: body.as_bytes().to_vec() }));
+            self.responses.borrow_mut().push_back(Ok(Response {
+                status,
+                headers: vec![],
+                body: body.as_bytes().to_vec(),
+            }));
             self
         }
 
@@ -201,23 +225,31 @@ pub(crate) mod fake {
         }
 
         pub(crate) fn stored(&self, key: &str) -> Option<Value> {
-            self.storage.borrow().get(key).map(|(v, _)| serde_json::from_slice(v).unwrap())
+            self.storage
+                .borrow()
+                .get(key)
+                .map(|(v, _)| serde_json::from_slice(v).unwrap())
         }
     }
 
     impl Platform for Fake {
         fn send(&self, request: &Outgoing) -> Result<Response> {
             self.requests.borrow_mut().push(request.clone());
-            self.responses
-                .borrow_mut()
-                .pop_front()
-                .unwrap_or_else(|| panic!("no response scripted for {:?} {}", request.method, request.url))
+            self.responses.borrow_mut().pop_front().unwrap_or_else(|| {
+                panic!(
+                    "no response scripted for {:?} {}",
+                    request.method, request.url
+                )
+            })
         }
         fn config(&self, key: &str) -> Option<String> {
             self.config.get(key).cloned()
         }
         fn secret(&self, name: &str) -> Result<String> {
-            self.secrets.get(name).cloned().ok_or_else(|| Error::NotFound(format!("secret {name}")))
+            self.secrets
+                .get(name)
+                .cloned()
+                .ok_or_else(|| Error::NotFound(format!("secret {name}")))
         }
         fn load(&self, key: &str) -> Result<Option<(Vec<u8>, u64)>> {
             Ok(self.storage.borrow().get(key).cloned())
@@ -247,7 +279,9 @@ pub(crate) mod fake {
         fn random(&self, n: usize) -> Result<Vec<u8>> {
             let c = self.counter.get().wrapping_add(1);
             self.counter.set(c);
-            Ok((0..n).map(|i| c.wrapping_mul(31).wrapping_add(i as u8)).collect())
+            Ok((0..n)
+                .map(|i| c.wrapping_mul(31).wrapping_add(i as u8))
+                .collect())
         }
         fn log(&self, level: Level, message: &str) {
             self.logs.borrow_mut().push(format!("{level:?}: {message}"));

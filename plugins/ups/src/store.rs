@@ -44,7 +44,10 @@ impl ShipmentRecord {
             shipment_id: self.shipment_id.clone(),
             tracking_numbers: self.tracking_numbers.clone(),
             service: self.service.clone(),
-            charges: Money { amount: self.amount.clone(), currency: self.currency.clone() },
+            charges: Money {
+                amount: self.amount.clone(),
+                currency: self.currency.clone(),
+            },
             negotiated: self.negotiated,
             reference: self.reference.clone(),
             voided: self.voided,
@@ -85,7 +88,11 @@ fn load_json<T: DeserializeOwned>(p: &impl Platform, key: &str) -> Result<Option
         None => Ok(None),
         Some((bytes, rev)) => serde_json::from_slice(&bytes)
             .map(|v| Some((v, rev)))
-            .map_err(|e| Error::internal(format!("stored `{key}` is not what this connector wrote: {e}"))),
+            .map_err(|e| {
+                Error::internal(format!(
+                    "stored `{key}` is not what this connector wrote: {e}"
+                ))
+            }),
     }
 }
 
@@ -113,15 +120,24 @@ pub(crate) fn save_shipment(p: &impl Platform, record: &ShipmentRecord) -> Resul
             return Ok(());
         }
     }
-    Err(Error::Conflict(format!("`{rkey}` kept changing while adding {}", record.shipment_id)))
+    Err(Error::Conflict(format!(
+        "`{rkey}` kept changing while adding {}",
+        record.shipment_id
+    )))
 }
 
-pub(crate) fn load_shipment(p: &impl Platform, shipment_id: &str) -> Result<Option<ShipmentRecord>> {
+pub(crate) fn load_shipment(
+    p: &impl Platform,
+    shipment_id: &str,
+) -> Result<Option<ShipmentRecord>> {
     Ok(load_json(p, &shipment_key(shipment_id))?.map(|(r, _)| r))
 }
 
 /// Every stored shipment of a reference, in creation order.
-pub(crate) fn shipments_for_reference(p: &impl Platform, reference: &str) -> Result<Vec<ShipmentRecord>> {
+pub(crate) fn shipments_for_reference(
+    p: &impl Platform,
+    reference: &str,
+) -> Result<Vec<ShipmentRecord>> {
     let Some((index, _)) = load_json::<RefIndex>(p, &ref_key(reference))? else {
         return Ok(Vec::new());
     };
@@ -146,7 +162,12 @@ pub(crate) fn mark_voided(p: &impl Platform, shipment_id: &str) -> Result<()> {
     Ok(())
 }
 
-pub(crate) fn save_label(p: &impl Platform, tracking_number: &str, label: &Label, shipment_id: Option<&str>) -> Result<()> {
+pub(crate) fn save_label(
+    p: &impl Platform,
+    tracking_number: &str,
+    label: &Label,
+    shipment_id: Option<&str>,
+) -> Result<()> {
     let key = label_key(tracking_number);
     let stored = StoredLabel {
         format: crate::mapping::label_name(label.format).to_owned(),
@@ -162,8 +183,14 @@ pub(crate) fn load_label(p: &impl Platform, tracking_number: &str) -> Result<Opt
     let Some((stored, _)) = load_json::<StoredLabel>(p, &key)? else {
         return Ok(None);
     };
-    let format = crate::config::label_format(&stored.format)
-        .ok_or_else(|| Error::internal(format!("stored `{key}` has an unknown format `{}`", stored.format)))?;
-    let data = BASE64.decode(stored.data.as_bytes()).map_err(|e| Error::internal(format!("stored `{key}` is not base64: {e}")))?;
+    let format = crate::config::label_format(&stored.format).ok_or_else(|| {
+        Error::internal(format!(
+            "stored `{key}` has an unknown format `{}`",
+            stored.format
+        ))
+    })?;
+    let data = BASE64
+        .decode(stored.data.as_bytes())
+        .map_err(|e| Error::internal(format!("stored `{key}` is not base64: {e}")))?;
     Ok(Some(Label { format, data }))
 }

@@ -106,7 +106,11 @@ pub(crate) fn parse_offset(s: &str) -> Option<i64> {
 /// A UTC timestamp from a local date, an optional local time and the local offset.
 pub(crate) fn local_to_utc_ms(date: &str, time: &str, offset_secs: i64) -> Option<i64> {
     let days = parse_date(date)?;
-    let secs = if time.trim().is_empty() { 0 } else { parse_time(time)? };
+    let secs = if time.trim().is_empty() {
+        0
+    } else {
+        parse_time(time)?
+    };
     Some((days * 86_400 + secs - offset_secs) * 1000)
 }
 
@@ -153,5 +157,4 @@ mod tests {
         assert_eq!(local, gmt);
         assert_eq!(gmt, 1_713_880_204_000);
     }
-
 }

@@ -10,7 +10,14 @@ fn settings() -> Settings {
     Settings::load(&Fake::new()).unwrap()
 }
 
-fn addr(name: &str, line: &str, city: &str, state: Option<&str>, zip: &str, country: &str) -> Address {
+fn addr(
+    name: &str,
+    line: &str,
+    city: &str,
+    state: Option<&str>,
+    zip: &str,
+    country: &str,
+) -> Address {
     Address {
         name: name.into(),
         attention: None,
@@ -25,20 +32,37 @@ fn addr(name: &str, line: &str, city: &str, state: Option<&str>, zip: &str, coun
 }
 
 fn hudson() -> Address {
-    addr("Hudson Street Outfitters", "425 Hudson St", "New York", Some("NY"), "10014", "US")
+    addr(
+        "Hudson Street Outfitters",
+        "425 Hudson St",
+        "New York",
+        Some("NY"),
+        "10014",
+        "US",
+    )
 }
 
 fn parcel(id: &str, kg: f64, cm: Option<[f64; 3]>) -> Parcel {
     Parcel {
         id: id.into(),
-        weight: Weight { value: kg, unit: WeightUnit::Kilograms },
-        dimensions: cm.map(|[l, w, h]| Dimensions { length: l, width: w, height: h, unit: LengthUnit::Centimeters }),
+        weight: Weight {
+            value: kg,
+            unit: WeightUnit::Kilograms,
+        },
+        dimensions: cm.map(|[l, w, h]| Dimensions {
+            length: l,
+            width: w,
+            height: h,
+            unit: LengthUnit::Centimeters,
+        }),
         description: Some("Apparel".into()),
     }
 }
 
 fn xav(body: Value) -> api::XavResponse {
-    serde_json::from_value::<api::XavEnvelope>(body).unwrap().xav_response
+    serde_json::from_value::<api::XavEnvelope>(body)
+        .unwrap()
+        .xav_response
 }
 
 #[test]
@@ -60,7 +84,9 @@ fn xav_valid_returns_the_corrected_address_and_classification() {
     }}));
     let v = xav_result(&r, &hudson());
     assert_eq!(v.classification, AddressClassification::Commercial);
-    let AddressVerdict::Valid(a) = v.verdict else { panic!("{:?}", v.verdict) };
+    let AddressVerdict::Valid(a) = v.verdict else {
+        panic!("{:?}", v.verdict)
+    };
     assert_eq!(a.lines, vec!["425 HUDSON ST"]);
     assert_eq!(a.city, "NEW YORK");
     assert_eq!(a.postal_code, "10014-2801");
@@ -80,7 +106,9 @@ fn xav_ambiguous_lists_candidates_and_residential_wins_from_candidate() {
     }}));
     let v = xav_result(&r, &hudson());
     assert_eq!(v.classification, AddressClassification::Residential);
-    let AddressVerdict::Ambiguous(c) = v.verdict else { panic!() };
+    let AddressVerdict::Ambiguous(c) = v.verdict else {
+        panic!()
+    };
     assert_eq!(c.len(), 2);
     assert_eq!(c[0].postal_code, "02139-4307");
     assert_eq!(c[1].postal_code, "02138");
@@ -89,7 +117,9 @@ fn xav_ambiguous_lists_candidates_and_residential_wins_from_candidate() {
 
 #[test]
 fn xav_no_candidates() {
-    let r = xav(json!({"XAVResponse": {"NoCandidatesIndicator": "", "AddressClassification": {"Code": "0", "Description": "UnClassified"}}}));
+    let r = xav(
+        json!({"XAVResponse": {"NoCandidatesIndicator": "", "AddressClassification": {"Code": "0", "Description": "UnClassified"}}}),
+    );
     let v = xav_result(&r, &hudson());
     assert!(matches!(v.verdict, AddressVerdict::NoCandidates));
     assert_eq!(v.classification, AddressClassification::Unknown);
@@ -116,26 +146,52 @@ fn weights_round_up_to_a_tenth_and_dimensions_to_whole_units() {
     assert_eq!(format_weight(2.2), "2.2");
     assert_eq!(format_weight(0.01), "0.1");
     // Float noise from an exact conversion must not add a tenth: 1 kg given as 2.2046… lb.
-    let lbs = Weight { value: 4.535_923_7, unit: WeightUnit::Kilograms }.pounds();
+    let lbs = Weight {
+        value: 4.535_923_7,
+        unit: WeightUnit::Kilograms,
+    }
+    .pounds();
     assert_eq!(format_weight(lbs), "10");
     assert_eq!(format_dimension(15.748), "16");
     assert_eq!(format_dimension(15.49), "15");
     assert_eq!(format_dimension(0.2), "1");
     // 40 x 30 x 20 cm carton in inches.
-    let d = Dimensions { length: 40.0, width: 30.0, height: 20.0, unit: LengthUnit::Centimeters }.to_unit(LengthUnit::Inches);
-    assert_eq!([format_dimension(d.length), format_dimension(d.width), format_dimension(d.height)], ["16", "12", "8"]);
+    let d = Dimensions {
+        length: 40.0,
+        width: 30.0,
+        height: 20.0,
+        unit: LengthUnit::Centimeters,
+    }
+    .to_unit(LengthUnit::Inches);
+    assert_eq!(
+        [
+            format_dimension(d.length),
+            format_dimension(d.width),
+            format_dimension(d.height)
+        ],
+        ["16", "12", "8"]
+    );
 }
 
 #[test]
 fn rate_request_converts_to_the_shippers_units_and_asks_for_negotiated_rates() {
     let s = settings();
-    let body = rate_request(&s, &hudson(), &[parcel("HU1", 10.0, Some([40.0, 30.0, 20.0]))], Some("03")).unwrap();
+    let body = rate_request(
+        &s,
+        &hudson(),
+        &[parcel("HU1", 10.0, Some([40.0, 30.0, 20.0]))],
+        Some("03"),
+    )
+    .unwrap();
     let sh = &body["RateRequest"]["Shipment"];
     assert_eq!(sh["Shipper"]["ShipperNumber"], "A1B2C3");
     assert_eq!(sh["Shipper"]["Address"]["PostalCode"], "30336");
     assert_eq!(sh["ShipFrom"]["Address"]["City"], "Atlanta");
     assert_eq!(sh["ShipTo"]["Address"]["StateProvinceCode"], "NY");
-    assert_eq!(sh["PaymentDetails"]["ShipmentCharge"][0]["BillShipper"]["AccountNumber"], "A1B2C3");
+    assert_eq!(
+        sh["PaymentDetails"]["ShipmentCharge"][0]["BillShipper"]["AccountNumber"],
+        "A1B2C3"
+    );
     assert_eq!(sh["PaymentDetails"]["ShipmentCharge"][0]["Type"], "01");
     assert_eq!(sh["Service"]["Code"], "03");
     assert_eq!(sh["NumOfPieces"], "1");
@@ -149,7 +205,11 @@ fn rate_request_converts_to_the_shippers_units_and_asks_for_negotiated_rates() {
     // Shop: no service.
     let shop = rate_request(&s, &hudson(), &[parcel("HU1", 1.0, None)], None).unwrap();
     assert!(shop["RateRequest"]["Shipment"].get("Service").is_none());
-    assert!(shop["RateRequest"]["Shipment"]["Package"][0].get("Dimensions").is_none());
+    assert!(
+        shop["RateRequest"]["Shipment"]["Package"][0]
+            .get("Dimensions")
+            .is_none()
+    );
 }
 
 #[test]
@@ -161,32 +221,68 @@ fn metric_shipper_declares_kgs_and_cm() {
     .unwrap();
     let p = Parcel {
         id: "HU9".into(),
-        weight: Weight { value: 11.0, unit: WeightUnit::Pounds },
-        dimensions: Some(Dimensions { length: 24.0, width: 16.0, height: 16.0, unit: LengthUnit::Inches }),
+        weight: Weight {
+            value: 11.0,
+            unit: WeightUnit::Pounds,
+        },
+        dimensions: Some(Dimensions {
+            length: 24.0,
+            width: 16.0,
+            height: 16.0,
+            unit: LengthUnit::Inches,
+        }),
         description: None,
     };
-    let body = rate_request(&s, &addr("Modehaus Berlin GmbH", "Kurfuerstendamm 21", "Berlin", None, "10719", "DE"), &[p], None).unwrap();
+    let body = rate_request(
+        &s,
+        &addr(
+            "Modehaus Berlin GmbH",
+            "Kurfuerstendamm 21",
+            "Berlin",
+            None,
+            "10719",
+            "DE",
+        ),
+        &[p],
+        None,
+    )
+    .unwrap();
     let pkg = &body["RateRequest"]["Shipment"]["Package"][0];
     assert_eq!(pkg["PackageWeight"]["UnitOfMeasurement"]["Code"], "KGS");
     assert_eq!(pkg["PackageWeight"]["Weight"], "5"); // 4.98951607 kg, rounded up to a tenth
     assert_eq!(pkg["Dimensions"]["UnitOfMeasurement"]["Code"], "CM");
     assert_eq!(pkg["Dimensions"]["Length"], "61"); // 60.96 cm
-    assert!(body["RateRequest"]["Shipment"]["ShipTo"]["Address"].get("StateProvinceCode").is_none());
+    assert!(
+        body["RateRequest"]["Shipment"]["ShipTo"]["Address"]
+            .get("StateProvinceCode")
+            .is_none()
+    );
 }
 
 #[test]
 fn invalid_parcels_are_invalid_input() {
     let s = settings();
     let err = rate_request(&s, &hudson(), &[parcel("HU1", 0.0, None)], None).unwrap_err();
-    assert!(matches!(err, Error::InvalidInput(ref f) if f.subject == "parcel HU1" && f.field == "weight"), "{err:?}");
-    let err = rate_request(&s, &hudson(), &[parcel("HU2", 1.0, Some([10.0, f64::NAN, 1.0]))], None).unwrap_err();
+    assert!(
+        matches!(err, Error::InvalidInput(ref f) if f.subject == "parcel HU1" && f.field == "weight"),
+        "{err:?}"
+    );
+    let err = rate_request(
+        &s,
+        &hudson(),
+        &[parcel("HU2", 1.0, Some([10.0, f64::NAN, 1.0]))],
+        None,
+    )
+    .unwrap_err();
     assert!(matches!(err, Error::InvalidInput(ref f) if f.field == "dimensions.width"));
     let err = rate_request(&s, &hudson(), &[], None).unwrap_err();
     assert!(matches!(err, Error::InvalidInput(ref f) if f.field == "parcels"));
 }
 
 fn rate_resp(body: Value) -> api::RateResponse {
-    serde_json::from_value::<api::RateEnvelope>(body).unwrap().rate_response
+    serde_json::from_value::<api::RateEnvelope>(body)
+        .unwrap()
+        .rate_response
 }
 
 #[test]
@@ -255,30 +351,52 @@ fn ship_input<'a>(to: &'a Address, parcels: &'a [Parcel]) -> ShipInput<'a> {
 fn ship_request_puts_references_on_packages_for_domestic_us() {
     let s = settings();
     let to = hudson();
-    let parcels = [parcel("HU1", 2.0, Some([40.0, 30.0, 20.0])), parcel("HU2", 3.0, None)];
+    let parcels = [
+        parcel("HU1", 2.0, Some([40.0, 30.0, 20.0])),
+        parcel("HU2", 3.0, None),
+    ];
     let body = ship_request(&s, &ship_input(&to, &parcels)).unwrap();
     let req = &body["ShipmentRequest"];
     assert_eq!(req["Request"]["RequestOption"], "nonvalidate");
-    assert_eq!(req["Request"]["TransactionReference"]["CustomerContext"], "ship-1042-1");
+    assert_eq!(
+        req["Request"]["TransactionReference"]["CustomerContext"],
+        "ship-1042-1"
+    );
     let sh = &req["Shipment"];
     assert_eq!(sh["Shipper"]["ShipperNumber"], "A1B2C3");
     assert_eq!(sh["Shipper"]["Phone"]["Number"], "4045550100");
-    assert_eq!(sh["PaymentInformation"]["ShipmentCharge"][0]["BillShipper"]["AccountNumber"], "A1B2C3");
+    assert_eq!(
+        sh["PaymentInformation"]["ShipmentCharge"][0]["BillShipper"]["AccountNumber"],
+        "A1B2C3"
+    );
     assert_eq!(sh["Service"]["Code"], "03");
     assert!(sh.get("ReferenceNumber").is_none());
     for pkg in sh["Package"].as_array().unwrap() {
         assert_eq!(pkg["Packaging"]["Code"], "02");
-        assert_eq!(pkg["ReferenceNumber"], json!([{"Code": "TN", "Value": "1042"}, {"Code": "PO", "Value": "C1001"}]));
+        assert_eq!(
+            pkg["ReferenceNumber"],
+            json!([{"Code": "TN", "Value": "1042"}, {"Code": "PO", "Value": "C1001"}])
+        );
     }
     assert_eq!(sh["Package"][1]["PackageWeight"]["Weight"], "6.7"); // 3 kg = 6.61 lb
     assert_eq!(req["LabelSpecification"]["LabelImageFormat"]["Code"], "ZPL");
-    assert_eq!(req["LabelSpecification"]["LabelStockSize"], json!({"Height": "6", "Width": "4"}));
+    assert_eq!(
+        req["LabelSpecification"]["LabelStockSize"],
+        json!({"Height": "6", "Width": "4"})
+    );
 }
 
 #[test]
 fn ship_request_puts_references_on_the_shipment_across_borders() {
     let s = settings();
-    let to = addr("Maple Leaf Apparel", "220 Yonge St", "Toronto", Some("ON"), "M5B 2H1", "CA");
+    let to = addr(
+        "Maple Leaf Apparel",
+        "220 Yonge St",
+        "Toronto",
+        Some("ON"),
+        "M5B 2H1",
+        "CA",
+    );
     let parcels = [parcel("HU1", 2.0, None)];
     let body = ship_request(&s, &ship_input(&to, &parcels)).unwrap();
     let sh = &body["ShipmentRequest"]["Shipment"];
@@ -287,9 +405,13 @@ fn ship_request_puts_references_on_the_shipment_across_borders() {
     let long = "X".repeat(36);
     let mut i = ship_input(&to, &parcels);
     i.reference = &long;
-    assert!(matches!(ship_request(&s, &i), Err(Error::InvalidInput(ref f)) if f.field == "reference"));
+    assert!(
+        matches!(ship_request(&s, &i), Err(Error::InvalidInput(ref f)) if f.field == "reference")
+    );
     let unset = Settings::load(&Fake::new().without_config("shipper-number")).unwrap();
-    assert!(matches!(ship_request(&unset, &ship_input(&to, &parcels)), Err(Error::InvalidInput(ref f)) if f.field == "shipper-number"));
+    assert!(
+        matches!(ship_request(&unset, &ship_input(&to, &parcels)), Err(Error::InvalidInput(ref f)) if f.field == "shipper-number")
+    );
 }
 
 const GIF_1X1: &str = "R0lGODlhAQABAIAAAAAAAP///yH5BAEAAAAALAAAAAABAAEAAAIBRAA7";
@@ -309,7 +431,12 @@ fn shipped_reads_single_package_results_labels_and_negotiated_charges() {
         }
     }}))
     .unwrap();
-    let s = shipped(&env.shipment_response.shipment_results, LabelFormat::Png, "USD").unwrap();
+    let s = shipped(
+        &env.shipment_response.shipment_results,
+        LabelFormat::Png,
+        "USD",
+    )
+    .unwrap();
     assert_eq!(s.shipment_id, "1ZA1B2C30300000427");
     assert_eq!(s.tracking_numbers, vec!["1ZA1B2C30300000427"]);
     let (money, negotiated) = s.charges.unwrap();
@@ -379,17 +506,34 @@ fn webhook_empty_strings_are_unknown_and_local_time_uses_the_offset() {
     assert_eq!(e.received_by, None);
     // Type D without FS and without an actual delivery date is not delivered.
     let body = br#"{"trackingNumber":"1ZX","activityStatus":{"type":"D","code":"OF","description":"Loaded on Delivery Vehicle"},"gmtActivityDate":"20240422","gmtActivityTime":"120000"}"#;
-    assert_eq!(pushed_events(body, 0).unwrap()[0].status, TrackingStatus::OutForDelivery);
+    assert_eq!(
+        pushed_events(body, 0).unwrap()[0].status,
+        TrackingStatus::OutForDelivery
+    );
 }
 
 #[test]
 fn webhook_garbage_is_invalid_input() {
-    for body in [&b"not json"[..], b"[1,2]", br#"{"activityStatus":{"type":"I"}}"#, br#"{"trackingNumber":"1Z"}"#, br#"{"trackingNumber":"  "}"#] {
+    for body in [
+        &b"not json"[..],
+        b"[1,2]",
+        br#"{"activityStatus":{"type":"I"}}"#,
+        br#"{"trackingNumber":"1Z"}"#,
+        br#"{"trackingNumber":"  "}"#,
+    ] {
         let err = pushed_events(body, 0).unwrap_err();
-        assert!(matches!(err, Error::InvalidInput(_)), "{err:?} for {}", String::from_utf8_lossy(body));
+        assert!(
+            matches!(err, Error::InvalidInput(_)),
+            "{err:?} for {}",
+            String::from_utf8_lossy(body)
+        );
     }
     // An event without any date takes the arrival time.
-    let e = &pushed_events(br#"{"trackingNumber":"1ZA","activityStatus":{"type":"M","code":"MP"}}"#, 42).unwrap()[0];
+    let e = &pushed_events(
+        br#"{"trackingNumber":"1ZA","activityStatus":{"type":"M","code":"MP"}}"#,
+        42,
+    )
+    .unwrap()[0];
     assert_eq!((e.status, e.occurred_at), (TrackingStatus::Manifested, 42));
 }
 
@@ -421,15 +565,24 @@ fn track_api_events_newest_first_with_padded_gmt_time() {
     let events = track_events(&r.track_response, "1Z023E2X0214323462");
     assert_eq!(events.len(), 3);
     assert_eq!(events[0].status, TrackingStatus::Delivered);
-    assert_eq!(events[0].delivered_at, Some(time::utc_ms("20210211", "153000").unwrap()));
+    assert_eq!(
+        events[0].delivered_at,
+        Some(time::utc_ms("20210211", "153000").unwrap())
+    );
     assert_eq!(events[0].received_by.as_deref(), Some("RECEIVING"));
     assert_eq!(events[1].status, TrackingStatus::OutForDelivery);
-    assert_eq!(events[1].occurred_at, time::utc_ms("20210211", "074700").unwrap());
+    assert_eq!(
+        events[1].occurred_at,
+        time::utc_ms("20210211", "074700").unwrap()
+    );
     assert_eq!(events[1].location.as_deref(), Some("Wayne, NJ, US"));
     assert_eq!(events[1].received_by, None);
     // No GMT fields: local time shifted by the "-05:00" offset.
     assert_eq!(events[2].status, TrackingStatus::Manifested);
-    assert_eq!(events[2].occurred_at, time::utc_ms("20210210", "121356").unwrap());
+    assert_eq!(
+        events[2].occurred_at,
+        time::utc_ms("20210210", "121356").unwrap()
+    );
     assert_eq!(events[2].location.as_deref(), Some("US"));
 }
 
@@ -462,12 +615,28 @@ fn quantum_view_records_become_events() {
     let events = qv_events(&qv, -5 * 3600);
     let statuses: Vec<TrackingStatus> = events.iter().map(|e| e.status).collect();
     use TrackingStatus::*;
-    assert_eq!(statuses, vec![Manifested, InTransit, Exception, Delivered, OutForDelivery, Voided]);
+    assert_eq!(
+        statuses,
+        vec![
+            Manifested,
+            InTransit,
+            Exception,
+            Delivered,
+            OutForDelivery,
+            Voided
+        ]
+    );
     assert_eq!(events[0].location.as_deref(), Some("Atlanta, US"));
-    assert_eq!(events[0].occurred_at, time::utc_ms("20240423", "145004").unwrap());
+    assert_eq!(
+        events[0].occurred_at,
+        time::utc_ms("20240423", "145004").unwrap()
+    );
     assert_eq!(events[1].location.as_deref(), Some("Atlanta, GA"));
     assert_eq!(events[2].carrier_code, "X1");
-    assert_eq!(events[2].description, "The receiver was not available for delivery.: RECEIVER NOT AVAILABLE");
+    assert_eq!(
+        events[2].description,
+        "The receiver was not available for delivery.: RECEIVER NOT AVAILABLE"
+    );
     assert_eq!(events[3].received_by.as_deref(), Some("RECEIVING"));
     assert_eq!(events[3].delivered_at, Some(events[3].occurred_at));
     assert_eq!(events[5].tracking_number, "1ZA1B2C30300000999");
@@ -476,33 +645,92 @@ fn quantum_view_records_become_events() {
 fn resp(status: u16, headers: &[(&str, &str)], body: &str) -> Response {
     Response {
         status,
-        headers: headers.iter().map(|(n, v)| ((*n).to_owned(), (*v).to_owned())).collect(),
+        headers: headers
+            .iter()
+            .map(|(n, v)| ((*n).to_owned(), (*v).to_owned()))
+            .collect(),
         body: body.as_bytes().to_vec(),
     }
 }
 
 #[test]
 fn ups_error_bodies_map_to_contract_errors() {
-    let e = error_from(&resp(400, &[], r#"{"response":{"errors":[{"code":"120100","message":"Missing or invalid shipper number"}]}}"#));
-    let Error::Rejected(v) = e else { panic!("{e:?}") };
-    assert_eq!((v.status, v.code.as_str(), v.message.as_str()), (400, "120100", "Missing or invalid shipper number"));
+    let e = error_from(&resp(
+        400,
+        &[],
+        r#"{"response":{"errors":[{"code":"120100","message":"Missing or invalid shipper number"}]}}"#,
+    ));
+    let Error::Rejected(v) = e else {
+        panic!("{e:?}")
+    };
+    assert_eq!(
+        (v.status, v.code.as_str(), v.message.as_str()),
+        (400, "120100", "Missing or invalid shipper number")
+    );
     // Single error object instead of an array, and a numeric code.
-    let e = error_from(&resp(400, &[], r#"{"response":{"errors":{"code":264002,"message":"Country Code is invalid"}}}"#));
-    assert!(matches!(e, Error::Rejected(ref v) if v.code == "264002"), "{e:?}");
-    match error_from(&resp(429, &[("retry-after", "7")], r#"{"response":{"errors":[{"code":"10429","message":"Too Many Requests"}]}}"#)) {
+    let e = error_from(&resp(
+        400,
+        &[],
+        r#"{"response":{"errors":{"code":264002,"message":"Country Code is invalid"}}}"#,
+    ));
+    assert!(
+        matches!(e, Error::Rejected(ref v) if v.code == "264002"),
+        "{e:?}"
+    );
+    match error_from(&resp(
+        429,
+        &[("retry-after", "7")],
+        r#"{"response":{"errors":[{"code":"10429","message":"Too Many Requests"}]}}"#,
+    )) {
         Error::RateLimited(r) => {
             assert_eq!(r.retry_after_ms, Some(7000));
             assert!(r.message.contains("10429"), "{}", r.message);
         }
         other => panic!("{other:?}"),
     }
-    assert!(matches!(error_from(&resp(429, &[], r#"{"response":{"errors":[{"code":"10429","message":"Too Many Requests"}]}}"#)), Error::RateLimited(RetryInfo { retry_after_ms: None, .. })));
-    assert!(matches!(error_from(&resp(401, &[], r#"{"response":{"errors":[{"code":"250002","message":"Invalid Authentication Information."}]}}"#)), Error::Unauthorized(ref m) if m.contains("250002")));
-    assert!(matches!(error_from(&resp(404, &[], r#"{"response":{"errors":[{"code":"TW0001","message":"Tracking Information Not Found"}]}}"#)), Error::NotFound(_)));
-    assert!(matches!(error_from(&resp(503, &[], r#"{"response":{"errors":[{"code":"10503","message":"Service Unavailable"}]}}"#)), Error::Unavailable(_)));
-    assert!(matches!(error_from(&resp(500, &[], "<html>oops</html>")), Error::Unavailable(ref r) if r.message.contains("oops")));
+    assert!(matches!(
+        error_from(&resp(
+            429,
+            &[],
+            r#"{"response":{"errors":[{"code":"10429","message":"Too Many Requests"}]}}"#
+        )),
+        Error::RateLimited(RetryInfo {
+            retry_after_ms: None,
+            ..
+        })
+    ));
+    assert!(
+        matches!(error_from(&resp(401, &[], r#"{"response":{"errors":[{"code":"250002","message":"Invalid Authentication Information."}]}}"#)), Error::Unauthorized(ref m) if m.contains("250002"))
+    );
+    assert!(matches!(
+        error_from(&resp(
+            404,
+            &[],
+            r#"{"response":{"errors":[{"code":"TW0001","message":"Tracking Information Not Found"}]}}"#
+        )),
+        Error::NotFound(_)
+    ));
+    assert!(matches!(
+        error_from(&resp(
+            503,
+            &[],
+            r#"{"response":{"errors":[{"code":"10503","message":"Service Unavailable"}]}}"#
+        )),
+        Error::Unavailable(_)
+    ));
+    assert!(
+        matches!(error_from(&resp(500, &[], "<html>oops</html>")), Error::Unavailable(ref r) if r.message.contains("oops"))
+    );
     // Quantum View's own error list with MinimumRetrySeconds.
     let qv = r#"{"QuantumViewResponse":{"Response":{"ResponseStatusCode":"0","Error":[{"ErrorSeverity":"Transient","ErrorCode":"330040","ErrorDescription":"Busy","MinimumRetrySeconds":"30"}]}}}"#;
-    assert!(matches!(error_from(&resp(503, &[], qv)), Error::Unavailable(RetryInfo { retry_after_ms: Some(30_000), .. })));
-    assert!(matches!(error_from(&resp(400, &[], "")), Error::Rejected(ref v) if v.message == "no details"));
+    assert!(matches!(
+        error_from(&resp(503, &[], qv)),
+        Error::Unavailable(RetryInfo {
+            retry_after_ms: Some(30_000),
+            ..
+        })
+    ));
+    assert!(
+        matches!(error_from(&resp(400, &[], "")), Error::Rejected(ref v) if v.message == "no details")
+    );
 }
