@@ -5,6 +5,8 @@
 mod api;
 mod client;
 mod config;
+#[cfg(test)]
+mod live_tests;
 mod mapping;
 mod ops;
 mod platform;

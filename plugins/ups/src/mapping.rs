@@ -404,7 +404,11 @@ pub(crate) fn rate_request(
     }
     Ok(json!({
         "RateRequest": {
-            "Request": { "TransactionReference": { "CustomerContext": "rate" } },
+            // Required by the schema; it repeats the path's Rate or Shop.
+            "Request": {
+                "RequestOption": if service.is_some() { "Rate" } else { "Shop" },
+                "TransactionReference": { "CustomerContext": "rate" },
+            },
             "Shipment": Value::Object(shipment),
         }
     }))

@@ -204,7 +204,9 @@ fn rate_request_converts_to_the_shippers_units_and_asks_for_negotiated_rates() {
     assert_eq!(sh["ShipmentRatingOptions"]["NegotiatedRatesIndicator"], "");
     // Shop: no service.
     let shop = rate_request(&s, &hudson(), &[parcel("HU1", 1.0, None)], None).unwrap();
+    assert_eq!(body["RateRequest"]["Request"]["RequestOption"], "Rate");
     assert!(shop["RateRequest"]["Shipment"].get("Service").is_none());
+    assert_eq!(shop["RateRequest"]["Request"]["RequestOption"], "Shop");
     assert!(
         shop["RateRequest"]["Shipment"]["Package"][0]
             .get("Dimensions")
