@@ -51,17 +51,26 @@ fn number<T: std::str::FromStr + PartialOrd + Copy + std::fmt::Display>(
     min: T,
     max: T,
 ) -> Result<T> {
-    match get(key).map(|v| v.trim().to_owned()).filter(|v| !v.is_empty()) {
+    match get(key)
+        .map(|v| v.trim().to_owned())
+        .filter(|v| !v.is_empty())
+    {
         None => Ok(default),
         Some(raw) => match raw.parse::<T>() {
             Ok(v) if v >= min && v <= max => Ok(v),
-            _ => Err(bad(key, format!("`{raw}` is not a number from {min} to {max}"))),
+            _ => Err(bad(
+                key,
+                format!("`{raw}` is not a number from {min} to {max}"),
+            )),
         },
     }
 }
 
 fn boolean(get: &dyn Fn(&str) -> Option<String>, key: &str, default: bool) -> Result<bool> {
-    match get(key).map(|v| v.trim().to_ascii_lowercase()).filter(|v| !v.is_empty()) {
+    match get(key)
+        .map(|v| v.trim().to_ascii_lowercase())
+        .filter(|v| !v.is_empty())
+    {
         None => Ok(default),
         Some(v) => match v.as_str() {
             "true" | "yes" | "1" => Ok(true),
@@ -84,28 +93,45 @@ fn service_map(raw: Option<String>) -> Result<BTreeMap<String, String>> {
             .map(|(k, v)| ((*k).to_owned(), (*v).to_owned()))
             .collect());
     };
-    let parsed: BTreeMap<String, String> = serde_json::from_str(&raw)
-        .map_err(|e| bad(KEY, format!("must be a JSON object of ship-via code to service code: {e}")))?;
+    let parsed: BTreeMap<String, String> = serde_json::from_str(&raw).map_err(|e| {
+        bad(
+            KEY,
+            format!("must be a JSON object of ship-via code to service code: {e}"),
+        )
+    })?;
     let mut map = BTreeMap::new();
     for (ship_via, service) in parsed {
         let (k, v) = (ship_via_key(&ship_via), service.trim().to_owned());
         if k.is_empty() || v.is_empty() {
-            return Err(bad(KEY, format!("entry `{ship_via}` → `{service}` has an empty side")));
+            return Err(bad(
+                KEY,
+                format!("entry `{ship_via}` → `{service}` has an empty side"),
+            ));
         }
         if map.insert(k.clone(), v).is_some() {
-            return Err(bad(KEY, format!("ship-via `{k}` is mapped twice (codes are case-insensitive)")));
+            return Err(bad(
+                KEY,
+                format!("ship-via `{k}` is mapped twice (codes are case-insensitive)"),
+            ));
         }
     }
     Ok(map)
 }
 
 fn label_format(raw: Option<String>) -> Result<Option<LabelFormat>> {
-    match raw.map(|v| v.trim().to_ascii_lowercase()).filter(|v| !v.is_empty()).as_deref() {
+    match raw
+        .map(|v| v.trim().to_ascii_lowercase())
+        .filter(|v| !v.is_empty())
+        .as_deref()
+    {
         None => Ok(None),
         Some("gif") => Ok(Some(LabelFormat::Gif)),
         Some("png") => Ok(Some(LabelFormat::Png)),
         Some("zpl") => Ok(Some(LabelFormat::Zpl)),
-        Some(other) => Err(bad("label-format", format!("`{other}` is not gif, png or zpl"))),
+        Some(other) => Err(bad(
+            "label-format",
+            format!("`{other}` is not gif, png or zpl"),
+        )),
     }
 }
 
@@ -128,7 +154,9 @@ impl Settings {
 
     /// The carrier service for a ship-via code, if mapped.
     pub fn service_for(&self, ship_via: &str) -> Option<&str> {
-        self.service_map.get(&ship_via_key(ship_via)).map(String::as_str)
+        self.service_map
+            .get(&ship_via_key(ship_via))
+            .map(String::as_str)
     }
 }
 
@@ -137,7 +165,10 @@ mod tests {
     use super::*;
 
     fn load(pairs: &[(&str, &str)]) -> Result<Settings> {
-        let map: BTreeMap<String, String> = pairs.iter().map(|(k, v)| ((*k).into(), (*v).into())).collect();
+        let map: BTreeMap<String, String> = pairs
+            .iter()
+            .map(|(k, v)| ((*k).into(), (*v).into()))
+            .collect();
         Settings::load(&|k| map.get(k).cloned())
     }
 

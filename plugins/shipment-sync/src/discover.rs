@@ -16,6 +16,9 @@ use crate::config::Settings;
 use crate::platform::Result;
 use crate::store::CURSOR_KEY;
 
+/// One call of `list-ready-shipments(cursor, page)`.
+pub type ListPage<'a> = dyn FnMut(Option<&str>, Option<&str>) -> Result<ReadyPage> + 'a;
+
 /// The result of one bounded poll.
 #[derive(Debug)]
 pub struct Polled {
@@ -29,7 +32,7 @@ pub struct Polled {
 
 /// Polls from `cursor` through `list(cursor, page)`.
 pub fn poll(
-    list: &mut dyn FnMut(Option<&str>, Option<&str>) -> Result<ReadyPage>,
+    list: &mut ListPage<'_>,
     cursor: Option<String>,
     settings: &Settings,
 ) -> Result<Polled> {
@@ -40,7 +43,10 @@ pub fn poll(
     let finish = |items, last: Option<String>, more, pages, stalled| Polled {
         discovery: Discovery {
             items,
-            checkpoint: last.map(|c: String| Checkpoint { key: CURSOR_KEY.to_owned(), value: c.into_bytes() }),
+            checkpoint: last.map(|c: String| Checkpoint {
+                key: CURSOR_KEY.to_owned(),
+                value: c.into_bytes(),
+            }),
             more,
         },
         pages,
@@ -55,7 +61,8 @@ pub fn poll(
         let Some(next) = page.next_page.filter(|n| !n.is_empty()) else {
             return Ok(finish(items, last_cursor, false, pages, false));
         };
-        let bounded = pages >= settings.discover_max_pages || items.len() >= settings.discover_max_items;
+        let bounded =
+            pages >= settings.discover_max_pages || items.len() >= settings.discover_max_items;
         if bounded && advanced {
             return Ok(finish(items, last_cursor, true, pages, false));
         }
@@ -82,23 +89,38 @@ mod tests {
     }
 
     fn item(id: u32) -> ReadyItem {
-        ReadyItem { erp_id: id.to_string(), modified_at: 1_772_000_000_000 + i64::from(id), shipment: Ok(shipment(&id.to_string())) }
+        ReadyItem {
+            erp_id: id.to_string(),
+            modified_at: 1_772_000_000_000 + i64::from(id),
+            shipment: Ok(shipment(&id.to_string())),
+        }
     }
 
     /// An ERP with `total` pages of `per` items; cursors `c<n>` per page, or the starting
     /// cursor until the last page when `sticky`.
-    fn erp(total: u32, per: u32, sticky: bool) -> impl FnMut(Option<&str>, Option<&str>) -> Result<ReadyPage> {
+    fn erp(
+        total: u32,
+        per: u32,
+        sticky: bool,
+    ) -> impl FnMut(Option<&str>, Option<&str>) -> Result<ReadyPage> {
         move |cursor, page| {
             let start: u32 = match (cursor, page) {
                 (_, Some(p)) => p.parse().unwrap(),
-                (Some(c), None) => c.trim_start_matches('c').parse::<u32>().map_or(0, |n| n + 1),
+                (Some(c), None) => c
+                    .trim_start_matches('c')
+                    .parse::<u32>()
+                    .map_or(0, |n| n + 1),
                 (None, None) => 0,
             };
             let last = start + 1 >= total;
             Ok(ReadyPage {
                 items: (0..per).map(|i| item(start * per + i)).collect(),
                 next_page: (!last).then(|| (start + 1).to_string()),
-                cursor: if sticky && !last { cursor.unwrap_or("").to_owned() } else { format!("c{start}") },
+                cursor: if sticky && !last {
+                    cursor.unwrap_or("").to_owned()
+                } else {
+                    format!("c{start}")
+                },
             })
         }
     }
@@ -125,10 +147,20 @@ mod tests {
         assert!(p.discovery.more);
         assert_eq!(cursor_of(&p.discovery), "c4");
         // The host commits c4 and calls again.
-        let p2 = poll(&mut erp(12, 10, false), Some("c4".into()), &settings(5, 500)).unwrap();
+        let p2 = poll(
+            &mut erp(12, 10, false),
+            Some("c4".into()),
+            &settings(5, 500),
+        )
+        .unwrap();
         assert_eq!(p2.discovery.items[0].erp_id, "50");
         assert_eq!(cursor_of(&p2.discovery), "c9");
-        let p3 = poll(&mut erp(12, 10, false), Some("c9".into()), &settings(5, 500)).unwrap();
+        let p3 = poll(
+            &mut erp(12, 10, false),
+            Some("c9".into()),
+            &settings(5, 500),
+        )
+        .unwrap();
         assert_eq!(p3.pages, 2);
         assert!(!p3.discovery.more);
     }
@@ -157,7 +189,11 @@ mod tests {
     #[test]
     fn empty_poll_keeps_the_cursor() {
         let mut list = |c: Option<&str>, _p: Option<&str>| {
-            Ok(ReadyPage { items: vec![], next_page: None, cursor: c.unwrap_or("c0").to_owned() })
+            Ok(ReadyPage {
+                items: vec![],
+                next_page: None,
+                cursor: c.unwrap_or("c0").to_owned(),
+            })
         };
         let p = poll(&mut list, Some("c7".into()), &settings(5, 500)).unwrap();
         assert!(p.discovery.items.is_empty());
@@ -167,12 +203,27 @@ mod tests {
     #[test]
     fn errors_pass_through_and_bad_items_are_kept() {
         let mut down = |_: Option<&str>, _: Option<&str>| -> Result<ReadyPage> {
-            Err(Error::Unavailable(mlc_plugin_sdk::RetryInfo { message: "503".into(), retry_after_ms: None }))
+            Err(Error::Unavailable(mlc_plugin_sdk::RetryInfo {
+                message: "503".into(),
+                retry_after_ms: None,
+            }))
         };
-        assert!(poll(&mut down, None, &settings(5, 500)).unwrap_err().is_retryable());
+        assert!(
+            poll(&mut down, None, &settings(5, 500))
+                .unwrap_err()
+                .is_retryable()
+        );
         let mut bad = |_: Option<&str>, _: Option<&str>| {
             Ok(ReadyPage {
-                items: vec![ReadyItem { erp_id: "9".into(), modified_at: 0, shipment: Err(Error::invalid_input("shipment 9", "ReceiverZipCode", "missing")) }],
+                items: vec![ReadyItem {
+                    erp_id: "9".into(),
+                    modified_at: 0,
+                    shipment: Err(Error::invalid_input(
+                        "shipment 9",
+                        "ReceiverZipCode",
+                        "missing",
+                    )),
+                }],
                 next_page: None,
                 cursor: "c9".into(),
             })

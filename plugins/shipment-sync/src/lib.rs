@@ -16,7 +16,9 @@ mod tests;
 
 use mlc_plugin_sdk::Error;
 use mlc_plugin_sdk::TrackingEvent;
-use mlc_plugin_sdk::exports::flow::{Discovery, Guest, Outcome, Tick, TrackingReport, Upkeep, WorkItem};
+use mlc_plugin_sdk::exports::flow::{
+    Discovery, Guest, Outcome, Tick, TrackingReport, Upkeep, WorkItem,
+};
 
 use platform::Host;
 

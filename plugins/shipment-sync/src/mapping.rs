@@ -19,7 +19,12 @@ pub fn idempotency_key(erp_id: &str) -> String {
 
 /// One line for an address, for messages.
 pub fn one_line(a: &Address) -> String {
-    let mut parts: Vec<&str> = a.lines.iter().map(String::as_str).filter(|l| !l.trim().is_empty()).collect();
+    let mut parts: Vec<&str> = a
+        .lines
+        .iter()
+        .map(String::as_str)
+        .filter(|l| !l.trim().is_empty())
+        .collect();
     parts.push(&a.city);
     let state_zip = match &a.state {
         Some(s) if !s.is_empty() => format!("{s} {}", a.postal_code),
@@ -84,7 +89,11 @@ pub fn pick_rate(rates: Vec<Rate>, service: &str) -> Result<Rate, Error> {
         }
         first.get_or_insert(rate);
     }
-    first.ok_or_else(|| Error::internal(format!("the carrier returned no rate for service {service}")))
+    first.ok_or_else(|| {
+        Error::internal(format!(
+            "the carrier returned no rate for service {service}"
+        ))
+    })
 }
 
 /// The carrier request for a shipment.
@@ -123,7 +132,11 @@ pub fn freight_amount(created: &CarrierShipment, rate: &Rate) -> (Money, bool) {
 }
 
 /// The freight charge for a created shipment.
-pub fn freight_charge(shipment: &Shipment, created: &CarrierShipment, amount: Money) -> FreightCharge {
+pub fn freight_charge(
+    shipment: &Shipment,
+    created: &CarrierShipment,
+    amount: Money,
+) -> FreightCharge {
     FreightCharge {
         erp_id: shipment.erp_id.clone(),
         order_ref: shipment.order_ref.clone(),
@@ -135,7 +148,11 @@ pub fn freight_charge(shipment: &Shipment, created: &CarrierShipment, amount: Mo
 }
 
 /// The text of a completed item.
-pub fn summary(shipment: &Shipment, created: &CarrierShipment, freight: Option<(&Money, FreightOutcome)>) -> String {
+pub fn summary(
+    shipment: &Shipment,
+    created: &CarrierShipment,
+    freight: Option<(&Money, FreightOutcome)>,
+) -> String {
     let mut out = format!(
         "shipment {} → carrier shipment {} (service {}), tracking {}",
         shipment.erp_id,
@@ -145,10 +162,16 @@ pub fn summary(shipment: &Shipment, created: &CarrierShipment, freight: Option<(
     );
     match freight {
         Some((money, FreightOutcome::Posted)) => {
-            out.push_str(&format!("; freight {} {} posted", money.amount, money.currency));
+            out.push_str(&format!(
+                "; freight {} {} posted",
+                money.amount, money.currency
+            ));
         }
         Some((money, FreightOutcome::AlreadyPosted)) => {
-            out.push_str(&format!("; freight {} {} was already posted", money.amount, money.currency));
+            out.push_str(&format!(
+                "; freight {} {} was already posted",
+                money.amount, money.currency
+            ));
         }
         None => out.push_str("; freight not posted (post-freight = false)"),
     }
@@ -184,12 +207,18 @@ pub(crate) mod tests {
             ship_to: address(),
             parcels: vec![Parcel {
                 id: "HU-1".into(),
-                weight: Weight { value: 4.2, unit: WeightUnit::Kilograms },
+                weight: Weight {
+                    value: 4.2,
+                    unit: WeightUnit::Kilograms,
+                },
                 dimensions: None,
                 description: Some("Apparel".into()),
             }],
             cost_center: Some("CC-400".into()),
-            code_parts: vec![CodePart { name: "CodeC".into(), value: "PRJ-7".into() }],
+            code_parts: vec![CodePart {
+                name: "CodeC".into(),
+                value: "PRJ-7".into(),
+            }],
             modified_at: 1_772_000_000_000,
             version: "W/\"1\"".into(),
         }
@@ -199,8 +228,14 @@ pub(crate) mod tests {
         Rate {
             service: service.into(),
             service_name: "UPS Ground".into(),
-            total: Money { amount: amount.into(), currency: "USD".into() },
-            published_total: Money { amount: "30.10".into(), currency: "USD".into() },
+            total: Money {
+                amount: amount.into(),
+                currency: "USD".into(),
+            },
+            published_total: Money {
+                amount: "30.10".into(),
+                currency: "USD".into(),
+            },
             negotiated: true,
             transit_days: Some(3),
         }
@@ -211,7 +246,10 @@ pub(crate) mod tests {
             shipment_id: "1ZSHIP0001".into(),
             tracking_numbers: vec!["1Z999AA10123456784".into()],
             service: "03".into(),
-            charges: Money { amount: amount.into(), currency: "USD".into() },
+            charges: Money {
+                amount: amount.into(),
+                currency: "USD".into(),
+            },
             negotiated: true,
             reference: "1042".into(),
             voided: false,
@@ -233,16 +271,30 @@ pub(crate) mod tests {
         a.lines = vec!["26601 AGOURA RD".into()];
         let mut b = address();
         b.lines = vec!["26601 W AGOURA RD STE 100".into()];
-        let hold = address_decision(&shipment("1042"), AddressVerdict::Ambiguous(vec![a, b])).unwrap_err();
+        let hold =
+            address_decision(&shipment("1042"), AddressVerdict::Ambiguous(vec![a, b])).unwrap_err();
         assert_eq!(hold.step, "validate-address");
         assert_eq!(hold.candidates.len(), 2);
-        assert!(hold.reason.contains("2 possible addresses for shipment 1042"), "{}", hold.reason);
-        assert!(hold.reason.contains("26601 W Agoura Rd, Calabasas, CA 91302, US"), "{}", hold.reason);
+        assert!(
+            hold.reason
+                .contains("2 possible addresses for shipment 1042"),
+            "{}",
+            hold.reason
+        );
+        assert!(
+            hold.reason
+                .contains("26601 W Agoura Rd, Calabasas, CA 91302, US"),
+            "{}",
+            hold.reason
+        );
     }
 
     #[test]
     fn unknown_address_holds_without_candidates() {
-        for verdict in [AddressVerdict::NoCandidates, AddressVerdict::Ambiguous(vec![])] {
+        for verdict in [
+            AddressVerdict::NoCandidates,
+            AddressVerdict::Ambiguous(vec![]),
+        ] {
             let hold = address_decision(&shipment("7"), verdict).unwrap_err();
             assert_eq!(hold.step, "validate-address");
             assert!(hold.candidates.is_empty());

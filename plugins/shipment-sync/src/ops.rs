@@ -112,7 +112,11 @@ pub fn process(p: &dyn Platform, item: &WorkItem) -> Result<Outcome> {
                 ),
             );
         }
-        let outcome = p.record_freight_cost(&mapping::freight_charge(&shipment, &created, amount.clone()))?;
+        let outcome = p.record_freight_cost(&mapping::freight_charge(
+            &shipment,
+            &created,
+            amount.clone(),
+        ))?;
         Some((amount, outcome))
     } else {
         None
@@ -123,10 +127,20 @@ pub fn process(p: &dyn Platform, item: &WorkItem) -> Result<Outcome> {
 }
 
 /// Writes `trk/`, `ship/` and `pending-sub/` for a created shipment (idempotent).
-fn register_tracking(p: &dyn Platform, shipment: &Shipment, created: &CarrierShipment) -> Result<()> {
+fn register_tracking(
+    p: &dyn Platform,
+    shipment: &Shipment,
+    created: &CarrierShipment,
+) -> Result<()> {
     let erp_id = &shipment.erp_id;
     for tn in &created.tracking_numbers {
-        store::set_json(p, &store::trk_key(tn), &TrackIndex { erp_id: erp_id.clone() })?;
+        store::set_json(
+            p,
+            &store::trk_key(tn),
+            &TrackIndex {
+                erp_id: erp_id.clone(),
+            },
+        )?;
     }
     let key = store::ship_key(erp_id);
     let fresh = ShipmentTrack::new(erp_id, &created.shipment_id, &created.tracking_numbers);
@@ -155,7 +169,14 @@ fn register_tracking(p: &dyn Platform, shipment: &Shipment, created: &CarrierShi
     for tn in &created.tracking_numbers {
         if p.get(&store::sub_key(tn))?.is_none() {
             // Only if absent: a replay must not disturb what `maintain` already did.
-            store::cas_json(p, &store::pending_key(tn), None, &PendingSub { erp_id: erp_id.clone() })?;
+            store::cas_json(
+                p,
+                &store::pending_key(tn),
+                None,
+                &PendingSub {
+                    erp_id: erp_id.clone(),
+                },
+            )?;
         }
     }
     Ok(())
@@ -198,7 +219,12 @@ pub fn apply_events(p: &dyn Platform, events: &[StoredEvent]) -> Applied {
             Err(Fail::Skip(e)) => {
                 p.log(
                     Level::Error,
-                    &format!("tracking {} ({:?}): the ERP refused the update: {}", ev.tracking_number, ev.status, e.describe()),
+                    &format!(
+                        "tracking {} ({:?}): the ERP refused the update: {}",
+                        ev.tracking_number,
+                        ev.status,
+                        e.describe()
+                    ),
                 );
                 out.failed.push((ev.clone(), e));
             }
@@ -212,17 +238,27 @@ pub fn apply_events(p: &dyn Platform, events: &[StoredEvent]) -> Applied {
 }
 
 fn erp_write(p: &dyn Platform, erp_id: &str, event: &StoredEvent) -> Result<(), Fail> {
-    p.record_tracking(erp_id, &event.to_wit())
-        .map_err(|e| if e.is_retryable() { Fail::Stop(e) } else { Fail::Skip(e) })
+    p.record_tracking(erp_id, &event.to_wit()).map_err(|e| {
+        if e.is_retryable() {
+            Fail::Stop(e)
+        } else {
+            Fail::Skip(e)
+        }
+    })
 }
 
 /// One event: true when written to the ERP.
-fn apply_one(p: &dyn Platform, ev: &StoredEvent, erp_of: &mut BTreeMap<String, Option<String>>) -> Result<bool, Fail> {
+fn apply_one(
+    p: &dyn Platform,
+    ev: &StoredEvent,
+    erp_of: &mut BTreeMap<String, Option<String>>,
+) -> Result<bool, Fail> {
     let tn = ev.tracking_number.as_str();
     let erp_id = match erp_of.get(tn) {
         Some(known) => known.clone(),
         None => {
-            let found = store::get_json::<TrackIndex>(p, &store::trk_key(tn))?.map(|(t, _)| t.erp_id);
+            let found =
+                store::get_json::<TrackIndex>(p, &store::trk_key(tn))?.map(|(t, _)| t.erp_id);
             erp_of.insert(tn.to_owned(), found.clone());
             found
         }
@@ -263,7 +299,9 @@ fn apply_one(p: &dyn Platform, ev: &StoredEvent, erp_of: &mut BTreeMap<String, O
             }
         }
     }
-    Err(Fail::Stop(Error::Conflict(format!("tracking state of shipment {erp_id} kept changing"))))
+    Err(Fail::Stop(Error::Conflict(format!(
+        "tracking state of shipment {erp_id} kept changing"
+    ))))
 }
 
 /// After a lost race, puts the winner's last event back in the ERP.
@@ -278,7 +316,11 @@ fn reassert(p: &dyn Platform, erp_id: &str, state: &ShipmentTrack) -> Result<(),
 /// shipment).
 fn forget_if_done(p: &dyn Platform, state: &ShipmentTrack, tn: &str) {
     let numbers: Vec<&str> = if state.is_done() {
-        state.parcels.iter().map(|parcel| parcel.tracking_number.as_str()).collect()
+        state
+            .parcels
+            .iter()
+            .map(|parcel| parcel.tracking_number.as_str())
+            .collect()
     } else if state.parcel(tn).is_some_and(|parcel| parcel.is_done()) {
         vec![tn]
     } else {
@@ -287,7 +329,10 @@ fn forget_if_done(p: &dyn Platform, state: &ShipmentTrack, tn: &str) {
     for tn in numbers {
         for key in [store::sub_key(tn), store::pending_key(tn)] {
             if let Err(e) = p.delete(&key) {
-                p.log(Level::Warn, &format!("cannot delete `{key}`: {}", e.describe()));
+                p.log(
+                    Level::Warn,
+                    &format!("cannot delete `{key}`: {}", e.describe()),
+                );
             }
         }
     }
@@ -299,7 +344,12 @@ pub fn handle_tracking(p: &dyn Platform, events: &[TrackingEvent]) -> Result<Tra
     let r = apply_events(p, &events);
     p.log(
         Level::Info,
-        &format!("tracking: {} applied, {} ignored, {} refused by the ERP", r.applied, r.ignored, r.failed.len()),
+        &format!(
+            "tracking: {} applied, {} ignored, {} refused by the ERP",
+            r.applied,
+            r.ignored,
+            r.failed.len()
+        ),
     );
     if let Some((_, e)) = r.stopped {
         return Err(e);
@@ -307,7 +357,10 @@ pub fn handle_tracking(p: &dyn Platform, events: &[TrackingEvent]) -> Result<Tra
     if let Some((_, e)) = r.failed.into_iter().next() {
         return Err(e);
     }
-    Ok(TrackingReport { applied: r.applied, ignored: r.ignored })
+    Ok(TrackingReport {
+        applied: r.applied,
+        ignored: r.ignored,
+    })
 }
 
 /// `flow.maintain`: subscribe pending numbers, renew expiring ones, poll where uncovered.
@@ -335,12 +388,17 @@ pub fn maintain(p: &dyn Platform, tick: &Tick) -> Result<Upkeep> {
         }
     }
 
-    let mut upkeep = Upkeep { subscribed: 0, refused: 0, polled_events: 0 };
+    let mut upkeep = Upkeep {
+        subscribed: 0,
+        refused: 0,
+        polled_events: 0,
+    };
     let mut uncovered = !plan.uncovered.is_empty();
     if !plan.subscribe.is_empty() {
         match p.subscribe_tracking(&plan.subscribe) {
             Ok(result) => {
-                let (records, unanswered) = subscriptions::records_after(now, &plan.subscribe, &entries, &result);
+                let (records, unanswered) =
+                    subscriptions::records_after(now, &plan.subscribe, &entries, &result);
                 for (tn, record) in records {
                     if record.refused.is_some() {
                         upkeep.refused += 1;
@@ -357,13 +415,19 @@ pub fn maintain(p: &dyn Platform, tick: &Tick) -> Result<Upkeep> {
                 if !unanswered.is_empty() {
                     p.log(
                         Level::Warn,
-                        &format!("maintain: the carrier did not answer for {}; retried next time", unanswered.join(", ")),
+                        &format!(
+                            "maintain: the carrier did not answer for {}; retried next time",
+                            unanswered.join(", ")
+                        ),
                     );
                     uncovered = true;
                 }
             }
             Err(e) => {
-                uncovered |= plan.subscribe.iter().any(|tn| entries.get(tn).is_some_and(|e| e.sub.is_none()));
+                uncovered |= plan
+                    .subscribe
+                    .iter()
+                    .any(|tn| entries.get(tn).is_some_and(|e| e.sub.is_none()));
                 note(e, "subscribing failed");
             }
         }
@@ -394,24 +458,40 @@ pub fn maintain(p: &dyn Platform, tick: &Tick) -> Result<Upkeep> {
 fn gather(p: &dyn Platform) -> Result<BTreeMap<String, Entry>> {
     let mut entries: BTreeMap<String, Entry> = BTreeMap::new();
     for key in p.list_keys(store::PENDING_PREFIX)? {
-        let Some(tn) = store::suffix(&key, store::PENDING_PREFIX) else { continue };
+        let Some(tn) = store::suffix(&key, store::PENDING_PREFIX) else {
+            continue;
+        };
         if let Some((pending, _)) = store::get_json::<PendingSub>(p, &key)? {
-            entries.insert(tn.to_owned(), Entry { erp_id: pending.erp_id, pending: true, sub: None, done: false });
+            entries.insert(
+                tn.to_owned(),
+                Entry {
+                    erp_id: pending.erp_id,
+                    pending: true,
+                    sub: None,
+                    done: false,
+                },
+            );
         }
     }
     for key in p.list_keys(store::SUB_PREFIX)? {
-        let Some(tn) = store::suffix(&key, store::SUB_PREFIX) else { continue };
+        let Some(tn) = store::suffix(&key, store::SUB_PREFIX) else {
+            continue;
+        };
         if let Some((sub, _)) = store::get_json::<SubRecord>(p, &key)? {
-            let entry = entries
-                .entry(tn.to_owned())
-                .or_insert_with(|| Entry { erp_id: sub.erp_id.clone(), pending: false, sub: None, done: false });
+            let entry = entries.entry(tn.to_owned()).or_insert_with(|| Entry {
+                erp_id: sub.erp_id.clone(),
+                pending: false,
+                sub: None,
+                done: false,
+            });
             entry.sub = Some(sub);
         }
     }
     let mut ships: BTreeMap<String, Option<ShipmentTrack>> = BTreeMap::new();
     for (tn, entry) in entries.iter_mut() {
         if !ships.contains_key(&entry.erp_id) {
-            let state = store::get_json::<ShipmentTrack>(p, &store::ship_key(&entry.erp_id))?.map(|(s, _)| s);
+            let state = store::get_json::<ShipmentTrack>(p, &store::ship_key(&entry.erp_id))?
+                .map(|(s, _)| s);
             ships.insert(entry.erp_id.clone(), state);
         }
         entry.done = match ships.get(&entry.erp_id) {

@@ -55,7 +55,12 @@ pub trait Platform {
     /// Unconditional write.
     fn set(&self, key: &str, value: &[u8]) -> Result<u64>;
     /// Write if the revision matches (none: only if absent); none when it did not.
-    fn compare_and_swap(&self, key: &str, expected: Option<u64>, value: &[u8]) -> Result<Option<u64>>;
+    fn compare_and_swap(
+        &self,
+        key: &str,
+        expected: Option<u64>,
+        value: &[u8],
+    ) -> Result<Option<u64>>;
     /// Deletes a key (absent is fine).
     fn delete(&self, key: &str) -> Result<()>;
     /// Every key under a prefix, in byte order.
@@ -108,7 +113,12 @@ impl Platform for Host {
     fn set(&self, key: &str, value: &[u8]) -> Result<u64> {
         host::storage::set(key, value)
     }
-    fn compare_and_swap(&self, key: &str, expected: Option<u64>, value: &[u8]) -> Result<Option<u64>> {
+    fn compare_and_swap(
+        &self,
+        key: &str,
+        expected: Option<u64>,
+        value: &[u8],
+    ) -> Result<Option<u64>> {
         host::storage::compare_and_swap(key, expected, value)
     }
     fn delete(&self, key: &str) -> Result<()> {

@@ -95,7 +95,12 @@ pub fn set_json<T: Serialize>(p: &dyn Platform, key: &str, value: &T) -> Result<
 }
 
 /// Writes a JSON value if the revision matches; none when it did not.
-pub fn cas_json<T: Serialize>(p: &dyn Platform, key: &str, expected: Option<u64>, value: &T) -> Result<Option<u64>> {
+pub fn cas_json<T: Serialize>(
+    p: &dyn Platform,
+    key: &str,
+    expected: Option<u64>,
+    value: &T,
+) -> Result<Option<u64>> {
     p.compare_and_swap(key, expected, &encode(key, value)?)
 }
 

@@ -84,22 +84,36 @@ pub fn records_after(
             answered.insert(tn.to_owned());
             out.push((
                 tn.to_owned(),
-                SubRecord { erp_id: e.erp_id.clone(), expires_at: Some(*expires), refused: None, updated_at: now },
+                SubRecord {
+                    erp_id: e.erp_id.clone(),
+                    expires_at: Some(*expires),
+                    refused: None,
+                    updated_at: now,
+                },
             ));
         }
     }
     for r in &result.refused {
         let tn = r.tracking_number.trim();
-        if let Some(e) = entries.get(tn) {
-            if answered.insert(tn.to_owned()) {
-                out.push((
-                    tn.to_owned(),
-                    SubRecord { erp_id: e.erp_id.clone(), expires_at: None, refused: Some(r.reason.clone()), updated_at: now },
-                ));
-            }
+        if let Some(e) = entries.get(tn)
+            && answered.insert(tn.to_owned())
+        {
+            out.push((
+                tn.to_owned(),
+                SubRecord {
+                    erp_id: e.erp_id.clone(),
+                    expires_at: None,
+                    refused: Some(r.reason.clone()),
+                    updated_at: now,
+                },
+            ));
         }
     }
-    let unanswered = asked.iter().filter(|tn| !answered.contains(*tn)).cloned().collect();
+    let unanswered = asked
+        .iter()
+        .filter(|tn| !answered.contains(*tn))
+        .cloned()
+        .collect();
     (out, unanswered)
 }
 
@@ -113,24 +127,46 @@ mod tests {
     const DAY: i64 = 24 * HOUR;
 
     fn sub(expires: Option<i64>, refused: Option<&str>) -> Option<SubRecord> {
-        Some(SubRecord { erp_id: "1042".into(), expires_at: expires, refused: refused.map(Into::into), updated_at: NOW - DAY })
+        Some(SubRecord {
+            erp_id: "1042".into(),
+            expires_at: expires,
+            refused: refused.map(Into::into),
+            updated_at: NOW - DAY,
+        })
     }
 
     fn entry(pending: bool, sub: Option<SubRecord>, done: bool) -> Entry {
-        Entry { erp_id: "1042".into(), pending, sub, done }
+        Entry {
+            erp_id: "1042".into(),
+            pending,
+            sub,
+            done,
+        }
     }
 
     #[test]
     fn plans_new_renewals_lapsed_refused_and_done() {
         let entries: BTreeMap<String, Entry> = [
             ("1ZNEW", entry(true, None, false)),
-            ("1ZFRESH", entry(false, sub(Some(NOW + 13 * DAY), None), false)),
-            ("1ZSOON", entry(false, sub(Some(NOW + 47 * HOUR), None), false)),
-            ("1ZEDGE", entry(false, sub(Some(NOW + 48 * HOUR), None), false)),
+            (
+                "1ZFRESH",
+                entry(false, sub(Some(NOW + 13 * DAY), None), false),
+            ),
+            (
+                "1ZSOON",
+                entry(false, sub(Some(NOW + 47 * HOUR), None), false),
+            ),
+            (
+                "1ZEDGE",
+                entry(false, sub(Some(NOW + 48 * HOUR), None), false),
+            ),
             ("1ZLAPSED", entry(false, sub(Some(NOW - HOUR), None), false)),
             ("1ZREFUSED", entry(false, sub(None, Some("invalid")), false)),
             ("1ZDONE", entry(false, sub(Some(NOW + DAY), None), true)),
-            ("1ZREPLAY", entry(true, sub(Some(NOW + 10 * DAY), None), false)),
+            (
+                "1ZREPLAY",
+                entry(true, sub(Some(NOW + 10 * DAY), None), false),
+            ),
         ]
         .into_iter()
         .map(|(k, v)| (k.to_owned(), v))
@@ -145,10 +181,20 @@ mod tests {
     #[test]
     fn advancing_the_clock_triggers_renewal_before_the_14_day_window_ends() {
         let subscribed_at = NOW;
-        let entries: BTreeMap<String, Entry> =
-            [("1ZA".to_owned(), entry(false, sub(Some(subscribed_at + 14 * DAY), None), false))].into();
-        assert!(plan(NOW + 11 * DAY, 48 * HOUR, &entries).subscribe.is_empty());
-        assert_eq!(plan(NOW + 12 * DAY, 48 * HOUR, &entries).subscribe, vec!["1ZA"]);
+        let entries: BTreeMap<String, Entry> = [(
+            "1ZA".to_owned(),
+            entry(false, sub(Some(subscribed_at + 14 * DAY), None), false),
+        )]
+        .into();
+        assert!(
+            plan(NOW + 11 * DAY, 48 * HOUR, &entries)
+                .subscribe
+                .is_empty()
+        );
+        assert_eq!(
+            plan(NOW + 12 * DAY, 48 * HOUR, &entries).subscribe,
+            vec!["1ZA"]
+        );
         let lapsed = plan(NOW + 15 * DAY, 48 * HOUR, &entries);
         assert_eq!(lapsed.subscribe, vec!["1ZA"]);
         assert_eq!(lapsed.uncovered, vec!["1ZA"]);
@@ -165,7 +211,10 @@ mod tests {
         let asked = vec!["1ZA".to_owned(), "1ZB".to_owned(), "1ZC".to_owned()];
         let result = SubscriptionResult {
             subscribed: vec![("1ZA".into(), NOW + 14 * DAY)],
-            refused: vec![RefusedNumber { tracking_number: "1ZB ".into(), reason: "VSS210: invalid".into() }],
+            refused: vec![RefusedNumber {
+                tracking_number: "1ZB ".into(),
+                reason: "VSS210: invalid".into(),
+            }],
         };
         let (records, unanswered) = records_after(NOW, &asked, &entries, &result);
         assert_eq!(records.len(), 2);

@@ -252,11 +252,18 @@ pub enum Decision {
 
 impl ShipmentTrack {
     /// A fresh shipment with no events.
-    pub fn new(erp_id: &str, carrier_shipment_id: &str, tracking_numbers: &[String]) -> ShipmentTrack {
+    pub fn new(
+        erp_id: &str,
+        carrier_shipment_id: &str,
+        tracking_numbers: &[String],
+    ) -> ShipmentTrack {
         ShipmentTrack {
             erp_id: erp_id.to_owned(),
             carrier_shipment_id: carrier_shipment_id.to_owned(),
-            parcels: tracking_numbers.iter().map(|tn| ParcelTrack::new(tn)).collect(),
+            parcels: tracking_numbers
+                .iter()
+                .map(|tn| ParcelTrack::new(tn))
+                .collect(),
             status: None,
             last_written: None,
         }
@@ -264,7 +271,9 @@ impl ShipmentTrack {
 
     /// The parcel with this tracking number.
     pub fn parcel(&self, tracking_number: &str) -> Option<&ParcelTrack> {
-        self.parcels.iter().find(|p| p.tracking_number == tracking_number)
+        self.parcels
+            .iter()
+            .find(|p| p.tracking_number == tracking_number)
     }
 
     /// Whether every parcel is delivered or voided.
@@ -276,9 +285,16 @@ impl ShipmentTrack {
     pub fn derived_status(&self) -> Option<Status> {
         let live: Vec<&ParcelTrack> = self.parcels.iter().filter(|p| !p.voided).collect();
         if live.is_empty() {
-            return if self.parcels.is_empty() { None } else { Some(Status::Voided) };
+            return if self.parcels.is_empty() {
+                None
+            } else {
+                Some(Status::Voided)
+            };
         }
-        if live.iter().any(|p| p.exception_at.is_some() && p.stage != Some(Stage::Delivered)) {
+        if live
+            .iter()
+            .any(|p| p.exception_at.is_some() && p.stage != Some(Stage::Delivered))
+        {
             return Some(Status::Exception);
         }
         let mut lowest = Stage::Delivered;
@@ -290,13 +306,21 @@ impl ShipmentTrack {
 
     /// The latest delivery time of the live parcels.
     fn delivered_at(&self) -> Option<i64> {
-        self.parcels.iter().filter(|p| !p.voided).filter_map(|p| p.delivered_at).max()
+        self.parcels
+            .iter()
+            .filter(|p| !p.voided)
+            .filter_map(|p| p.delivered_at)
+            .max()
     }
 
     /// Decides what `event` does to this shipment (pure).
     pub fn decide(&self, event: &StoredEvent) -> Decision {
         let mut next = self.clone();
-        let Some(parcel) = next.parcels.iter_mut().find(|p| p.tracking_number == event.tracking_number) else {
+        let Some(parcel) = next
+            .parcels
+            .iter_mut()
+            .find(|p| p.tracking_number == event.tracking_number)
+        else {
             return Decision::Ignore(Ignored::Unknown);
         };
         if parcel.is_done() {
@@ -325,7 +349,9 @@ impl ShipmentTrack {
                 };
                 let forward = match parcel.stage {
                     None => true,
-                    Some(current) => stage > current || (parcel.exception_at.is_some() && stage >= current),
+                    Some(current) => {
+                        stage > current || (parcel.exception_at.is_some() && stage >= current)
+                    }
                 };
                 if !forward {
                     return Decision::Ignore(Ignored::NotForward);
@@ -352,10 +378,17 @@ impl ShipmentTrack {
             Some(status) if changed || exception_recorded => {
                 let mut written = event.clone();
                 written.status = status;
-                written.delivered_at = if status == Status::Delivered { next.delivered_at() } else { None };
+                written.delivered_at = if status == Status::Delivered {
+                    next.delivered_at()
+                } else {
+                    None
+                };
                 next.status = Some(status);
                 next.last_written = Some(written.clone());
-                Decision::Write { state: next, event: written }
+                Decision::Write {
+                    state: next,
+                    event: written,
+                }
             }
             _ => Decision::Store(next),
         }
@@ -387,7 +420,10 @@ mod tests {
     }
 
     /// Applies events in order; returns the final state and the statuses written.
-    fn run(mut state: ShipmentTrack, events: &[StoredEvent]) -> (ShipmentTrack, Vec<Status>, Vec<Decision>) {
+    fn run(
+        mut state: ShipmentTrack,
+        events: &[StoredEvent],
+    ) -> (ShipmentTrack, Vec<Status>, Vec<Decision>) {
         let mut written = Vec::new();
         let mut decisions = Vec::new();
         for e in events {
@@ -417,10 +453,21 @@ mod tests {
                 ev("1ZA", Status::Delivered, "FS", T0 + 4 * MIN),
             ],
         );
-        assert_eq!(written, vec![Status::Manifested, Status::InTransit, Status::OutForDelivery, Status::Delivered]);
+        assert_eq!(
+            written,
+            vec![
+                Status::Manifested,
+                Status::InTransit,
+                Status::OutForDelivery,
+                Status::Delivered
+            ]
+        );
         assert!(state.is_done());
         assert_eq!(state.parcels[0].delivered_at, Some(T0 + 4 * MIN));
-        assert_eq!(state.last_written.as_ref().map(|e| e.delivered_at), Some(Some(T0 + 4 * MIN)));
+        assert_eq!(
+            state.last_written.as_ref().map(|e| e.delivered_at),
+            Some(Some(T0 + 4 * MIN))
+        );
     }
 
     #[test]
@@ -445,7 +492,10 @@ mod tests {
     fn same_stage_later_scan_is_not_forward() {
         let (_, written, d) = run(
             one(),
-            &[ev("1ZA", Status::InTransit, "OR", T0), ev("1ZA", Status::InTransit, "AR", T0 + MIN)],
+            &[
+                ev("1ZA", Status::InTransit, "OR", T0),
+                ev("1ZA", Status::InTransit, "AR", T0 + MIN),
+            ],
         );
         assert_eq!(written, vec![Status::InTransit]);
         assert_eq!(d[1], Decision::Ignore(Ignored::NotForward));
@@ -465,7 +515,13 @@ mod tests {
         );
         assert_eq!(
             written,
-            vec![Status::InTransit, Status::Exception, Status::Exception, Status::InTransit, Status::Delivered]
+            vec![
+                Status::InTransit,
+                Status::Exception,
+                Status::Exception,
+                Status::InTransit,
+                Status::Delivered
+            ]
         );
         assert_eq!(state.parcels[0].exception_at, None);
     }
@@ -474,7 +530,10 @@ mod tests {
     fn older_progress_does_not_clear_an_exception() {
         let (state, written, d) = run(
             one(),
-            &[ev("1ZA", Status::Exception, "X1", T0 + 2 * MIN), ev("1ZA", Status::InTransit, "OR", T0 + MIN)],
+            &[
+                ev("1ZA", Status::Exception, "X1", T0 + 2 * MIN),
+                ev("1ZA", Status::InTransit, "OR", T0 + MIN),
+            ],
         );
         assert_eq!(written, vec![Status::Exception]);
         assert_eq!(d[1], Decision::Ignore(Ignored::OutOfOrder));
@@ -488,7 +547,11 @@ mod tests {
         delivered.received_by = Some("JSMITH".into());
         let (state, written, d) = run(
             one(),
-            &[delivered, ev("1ZA", Status::Exception, "X9", T0 + 9 * MIN), ev("1ZA", Status::InTransit, "AR", T0 + 9 * MIN)],
+            &[
+                delivered,
+                ev("1ZA", Status::Exception, "X9", T0 + 9 * MIN),
+                ev("1ZA", Status::InTransit, "AR", T0 + 9 * MIN),
+            ],
         );
         assert_eq!(written, vec![Status::Delivered]);
         assert_eq!(d[1], Decision::Ignore(Ignored::Terminal));
@@ -502,7 +565,11 @@ mod tests {
     fn voided_stops_tracking() {
         let (state, written, d) = run(
             one(),
-            &[ev("1ZA", Status::Manifested, "MP", T0), ev("1ZA", Status::Voided, "MV", T0 + MIN), ev("1ZA", Status::InTransit, "OR", T0 + 2 * MIN)],
+            &[
+                ev("1ZA", Status::Manifested, "MP", T0),
+                ev("1ZA", Status::Voided, "MV", T0 + MIN),
+                ev("1ZA", Status::InTransit, "OR", T0 + 2 * MIN),
+            ],
         );
         assert_eq!(written, vec![Status::Manifested, Status::Voided]);
         assert_eq!(d[2], Decision::Ignore(Ignored::Terminal));
@@ -511,7 +578,10 @@ mod tests {
 
     #[test]
     fn unknown_parcel_is_ignored() {
-        assert_eq!(one().decide(&ev("1ZZ", Status::InTransit, "OR", T0)), Decision::Ignore(Ignored::Unknown));
+        assert_eq!(
+            one().decide(&ev("1ZZ", Status::InTransit, "OR", T0)),
+            Decision::Ignore(Ignored::Unknown)
+        );
     }
 
     #[test]
@@ -535,8 +605,14 @@ mod tests {
         // in transit; 1ZB exception: exception; 1ZB delivered: delivered (date of the last).
         assert!(matches!(d[0], Decision::Store(_)));
         assert!(matches!(d[2], Decision::Store(_)));
-        assert_eq!(written, vec![Status::InTransit, Status::Exception, Status::Delivered]);
-        assert_eq!(state.last_written.unwrap().delivered_at, Some(T0 + 5 * MIN));
+        assert_eq!(
+            written,
+            vec![Status::InTransit, Status::Exception, Status::Delivered]
+        );
+        assert_eq!(
+            state.last_written.as_ref().unwrap().delivered_at,
+            Some(T0 + 5 * MIN)
+        );
         assert!(state.is_done());
     }
 
@@ -545,7 +621,11 @@ mod tests {
         let state = ShipmentTrack::new("1", "1ZS", &["1ZA".to_owned(), "1ZB".to_owned()]);
         let (state, written, _) = run(
             state,
-            &[ev("1ZA", Status::Voided, "MV", T0), ev("1ZB", Status::InTransit, "OR", T0 + MIN), ev("1ZB", Status::Delivered, "FS", T0 + 2 * MIN)],
+            &[
+                ev("1ZA", Status::Voided, "MV", T0),
+                ev("1ZB", Status::InTransit, "OR", T0 + MIN),
+                ev("1ZB", Status::Delivered, "FS", T0 + 2 * MIN),
+            ],
         );
         assert_eq!(written, vec![Status::InTransit, Status::Delivered]);
         assert!(state.is_done());
@@ -555,7 +635,10 @@ mod tests {
     fn distinct_events_at_the_same_time_are_both_considered() {
         let (_, written, _) = run(
             one(),
-            &[ev("1ZA", Status::InTransit, "OR", T0), ev("1ZA", Status::OutForDelivery, "OT", T0)],
+            &[
+                ev("1ZA", Status::InTransit, "OR", T0),
+                ev("1ZA", Status::OutForDelivery, "OT", T0),
+            ],
         );
         assert_eq!(written, vec![Status::InTransit, Status::OutForDelivery]);
     }
