@@ -1,1 +1,24 @@
-//! ml-connector host
+//! ml-connector's host: a wasmtime service that keeps IFS Cloud and UPS in sync by running
+//! sandboxed WebAssembly components.
+//!
+//! The modules are the nouns of the system:
+//! - [`runtime`]: the engine, loading and checking components, a fresh limited store per
+//!   invocation, and domain calls into plugin exports. The only module that touches wasmtime's
+//!   `Store`, `Linker` and `Component`.
+//! - [`capabilities`]: what plugins may import — one module per WIT interface — including the
+//!   egress gate for `wasi:http` and the routing of a flow's `erp`/`carrier` imports.
+//! - [`db`]: durable state behind the [`db::Store`] trait (SQLite by default).
+//! - [`vault`]: secrets encrypted at rest.
+//! - [`manifest`]: plugin manifests, grants and tenant bindings.
+//! - [`clock`]: the host's (optionally shifted) time.
+#![warn(missing_docs)]
+
+pub mod bundled;
+pub mod capabilities;
+pub mod cli;
+pub mod clock;
+pub mod config;
+pub mod db;
+pub mod manifest;
+pub mod runtime;
+pub mod vault;

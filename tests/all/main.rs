@@ -1,1 +1,3 @@
+//! The one integration-test binary (one link of wasmtime instead of one per file).
 
+mod runtime;

@@ -56,4 +56,3 @@ pub mod flow_world {
         default_bindings_module: "mlc_plugin_sdk::bindings::flow_world",
     });
 }
-

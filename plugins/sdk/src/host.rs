@@ -5,7 +5,9 @@
 
 use serde::{Serialize, de::DeserializeOwned};
 
-use crate::bindings::mlc::connect::{config as wit_config, log as wit_log, secrets as wit_secrets, storage as wit_storage};
+use crate::bindings::mlc::connect::{
+    config as wit_config, log as wit_log, secrets as wit_secrets, storage as wit_storage,
+};
 use crate::{Error, Result};
 
 pub use wit_log::Level;
@@ -29,7 +31,11 @@ pub mod config {
     pub fn require(key: &str) -> Result<String> {
         match wit_config::get(key) {
             Some(v) if !v.trim().is_empty() => Ok(v),
-            _ => Err(Error::invalid_input("configuration", key, "is required but not set")),
+            _ => Err(Error::invalid_input(
+                "configuration",
+                key,
+                "is required but not set",
+            )),
         }
     }
 
@@ -43,9 +49,13 @@ pub mod config {
     pub fn json<T: DeserializeOwned>(key: &str) -> Result<Option<T>> {
         match wit_config::get(key) {
             None => Ok(None),
-            Some(raw) => serde_json::from_str(&raw)
-                .map(Some)
-                .map_err(|e| Error::invalid_input("configuration", key, format!("is not valid JSON for this setting: {e}"))),
+            Some(raw) => serde_json::from_str(&raw).map(Some).map_err(|e| {
+                Error::invalid_input(
+                    "configuration",
+                    key,
+                    format!("is not valid JSON for this setting: {e}"),
+                )
+            }),
         }
     }
 
@@ -53,10 +63,9 @@ pub mod config {
     pub fn number_or<T: std::str::FromStr>(key: &str, default: T) -> Result<T> {
         match wit_config::get(key) {
             None => Ok(default),
-            Some(raw) => raw
-                .trim()
-                .parse()
-                .map_err(|_| Error::invalid_input("configuration", key, format!("`{raw}` is not a number"))),
+            Some(raw) => raw.trim().parse().map_err(|_| {
+                Error::invalid_input("configuration", key, format!("`{raw}` is not a number"))
+            }),
         }
     }
 
@@ -119,13 +128,16 @@ pub mod storage {
             None => Ok(None),
             Some(entry) => serde_json::from_slice(&entry.value)
                 .map(|v| Some((v, entry.revision)))
-                .map_err(|e| Error::internal(format!("stored value `{key}` is not valid JSON: {e}"))),
+                .map_err(|e| {
+                    Error::internal(format!("stored value `{key}` is not valid JSON: {e}"))
+                }),
         }
     }
 
     /// Writes a JSON value; returns the new revision.
     pub fn set_json<T: Serialize>(key: &str, value: &T) -> Result<u64> {
-        let bytes = serde_json::to_vec(value).map_err(|e| Error::internal(format!("cannot encode `{key}`: {e}")))?;
+        let bytes = serde_json::to_vec(value)
+            .map_err(|e| Error::internal(format!("cannot encode `{key}`: {e}")))?;
         wit_storage::set(key, &bytes)
     }
 }

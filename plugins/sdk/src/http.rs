@@ -68,7 +68,10 @@ impl From<HttpError> for Error {
             HttpError::InvalidUrl(m) => Error::invalid_input("request", "url", m),
             // Transport failures are worth retrying: the other side may be back shortly.
             HttpError::Timeout(_) | HttpError::Connection(_) | HttpError::Protocol(_) => {
-                Error::Unavailable(RetryInfo { message: e.to_string(), retry_after_ms: None })
+                Error::Unavailable(RetryInfo {
+                    message: e.to_string(),
+                    retry_after_ms: None,
+                })
             }
             HttpError::TooLarge(m) => Error::internal(format!("response too large: {m}")),
         }
@@ -110,7 +113,13 @@ pub fn delete(url: &str) -> Request {
 impl Request {
     /// A request with `method` to an absolute `http` or `https` URL.
     pub fn new(method: Method, url: &str) -> Self {
-        Request { method, url: url.to_owned(), headers: Vec::new(), body: None, timeout: DEFAULT_TIMEOUT }
+        Request {
+            method,
+            url: url.to_owned(),
+            headers: Vec::new(),
+            body: None,
+            timeout: DEFAULT_TIMEOUT,
+        }
     }
 
     /// Adds a header (repeatable).
@@ -121,16 +130,24 @@ impl Request {
 
     /// Sets a JSON body and `Content-Type: application/json`.
     pub fn json<T: Serialize + ?Sized>(mut self, body: &T) -> Result<Self, Error> {
-        let bytes = serde_json::to_vec(body).map_err(|e| Error::internal(format!("cannot encode request body: {e}")))?;
-        self.headers.push(("content-type".into(), "application/json".into()));
+        let bytes = serde_json::to_vec(body)
+            .map_err(|e| Error::internal(format!("cannot encode request body: {e}")))?;
+        self.headers
+            .push(("content-type".into(), "application/json".into()));
         self.body = Some(bytes);
         Ok(self)
     }
 
     /// Sets an `application/x-www-form-urlencoded` body.
     pub fn form(mut self, fields: &[(&str, &str)]) -> Self {
-        let encoded: Vec<String> = fields.iter().map(|(k, v)| format!("{}={}", encode_component(k), encode_component(v))).collect();
-        self.headers.push(("content-type".into(), "application/x-www-form-urlencoded".into()));
+        let encoded: Vec<String> = fields
+            .iter()
+            .map(|(k, v)| format!("{}={}", encode_component(k), encode_component(v)))
+            .collect();
+        self.headers.push((
+            "content-type".into(),
+            "application/x-www-form-urlencoded".into(),
+        ));
         self.body = Some(encoded.join("&").into_bytes());
         self
     }
@@ -158,15 +175,25 @@ impl Request {
                 .map_err(|e| HttpError::Protocol(format!("header `{name}` rejected: {e:?}")))?;
         }
         let request = OutgoingRequest::new(fields);
-        let scheme = if url.https { Scheme::Https } else { Scheme::Http };
-        request.set_method(&self.method).map_err(|()| HttpError::Protocol("method rejected".into()))?;
-        request.set_scheme(Some(&scheme)).map_err(|()| HttpError::Protocol("scheme rejected".into()))?;
+        let scheme = if url.https {
+            Scheme::Https
+        } else {
+            Scheme::Http
+        };
         request
-            .set_authority(Some(&url.authority))
-            .map_err(|()| HttpError::InvalidUrl(format!("authority `{}` rejected", url.authority)))?;
+            .set_method(&self.method)
+            .map_err(|()| HttpError::Protocol("method rejected".into()))?;
+        request
+            .set_scheme(Some(&scheme))
+            .map_err(|()| HttpError::Protocol("scheme rejected".into()))?;
+        request.set_authority(Some(&url.authority)).map_err(|()| {
+            HttpError::InvalidUrl(format!("authority `{}` rejected", url.authority))
+        })?;
         request
             .set_path_with_query(Some(&url.path_and_query))
-            .map_err(|()| HttpError::InvalidUrl(format!("path `{}` rejected", url.path_and_query)))?;
+            .map_err(|()| {
+                HttpError::InvalidUrl(format!("path `{}` rejected", url.path_and_query))
+            })?;
 
         let options = RequestOptions::new();
         let nanos = u64::try_from(self.timeout.as_nanos()).unwrap_or(u64::MAX);
@@ -175,15 +202,21 @@ impl Request {
         let _ = options.set_first_byte_timeout(Some(nanos));
         let _ = options.set_between_bytes_timeout(Some(nanos));
 
-        let outgoing_body = request.body().map_err(|()| HttpError::Protocol("request body already taken".into()))?;
+        let outgoing_body = request
+            .body()
+            .map_err(|()| HttpError::Protocol("request body already taken".into()))?;
         // Start the exchange before writing the body: the body pipe is bounded, so writing a large
         // body first would wait for a reader that does not exist yet.
         let future = outgoing_handler::handle(request, Some(options)).map_err(map_error_code)?;
         {
-            let stream = outgoing_body.write().map_err(|()| HttpError::Protocol("request body stream unavailable".into()))?;
+            let stream = outgoing_body
+                .write()
+                .map_err(|()| HttpError::Protocol("request body stream unavailable".into()))?;
             if let Some(body) = &self.body {
                 for chunk in body.chunks(WRITE_CHUNK) {
-                    stream.blocking_write_and_flush(chunk).map_err(map_stream_error)?;
+                    stream
+                        .blocking_write_and_flush(chunk)
+                        .map_err(map_stream_error)?;
                 }
             }
         }
@@ -202,18 +235,30 @@ impl Request {
             .headers()
             .entries()
             .into_iter()
-            .map(|(name, value)| (name.to_ascii_lowercase(), String::from_utf8_lossy(&value).into_owned()))
+            .map(|(name, value)| {
+                (
+                    name.to_ascii_lowercase(),
+                    String::from_utf8_lossy(&value).into_owned(),
+                )
+            })
             .collect();
-        let body_resource = incoming.consume().map_err(|()| HttpError::Protocol("response body already taken".into()))?;
+        let body_resource = incoming
+            .consume()
+            .map_err(|()| HttpError::Protocol("response body already taken".into()))?;
         let mut body = Vec::new();
         {
-            let stream = body_resource.stream().map_err(|()| HttpError::Protocol("response body stream unavailable".into()))?;
+            let stream = body_resource
+                .stream()
+                .map_err(|()| HttpError::Protocol("response body stream unavailable".into()))?;
             loop {
                 match stream.blocking_read(64 * 1024) {
                     Ok(bytes) => {
                         body.extend_from_slice(&bytes);
                         if body.len() > MAX_BODY {
-                            return Err(HttpError::TooLarge(format!("over {MAX_BODY} bytes from {}", url.authority)));
+                            return Err(HttpError::TooLarge(format!(
+                                "over {MAX_BODY} bytes from {}",
+                                url.authority
+                            )));
                         }
                     }
                     Err(StreamError::Closed) => break,
@@ -222,7 +267,11 @@ impl Request {
             }
         }
         drop(body_resource);
-        Ok(Response { status, headers, body })
+        Ok(Response {
+            status,
+            headers,
+            body,
+        })
     }
 }
 
@@ -241,7 +290,10 @@ impl Response {
     /// The first value of a header (case-insensitive name).
     pub fn header(&self, name: &str) -> Option<&str> {
         let name = name.to_ascii_lowercase();
-        self.headers.iter().find(|(n, _)| *n == name).map(|(_, v)| v.as_str())
+        self.headers
+            .iter()
+            .find(|(n, _)| *n == name)
+            .map(|(_, v)| v.as_str())
     }
 
     /// Whether the status is 2xx.
@@ -258,14 +310,22 @@ impl Response {
     /// start of the body.
     pub fn json<T: DeserializeOwned>(&self) -> Result<T, Error> {
         serde_json::from_slice(&self.body).map_err(|e| {
-            Error::internal(format!("unexpected response body (HTTP {}): {e}; body starts: {}", self.status, snippet(&self.body)))
+            Error::internal(format!(
+                "unexpected response body (HTTP {}): {e}; body starts: {}",
+                self.status,
+                snippet(&self.body)
+            ))
         })
     }
 
     /// Milliseconds from a `Retry-After` header given in seconds (HTTP dates are not used by
     /// IFS or UPS and are ignored).
     pub fn retry_after_ms(&self) -> Option<u64> {
-        self.header("retry-after")?.trim().parse::<u64>().ok().map(|s| s.saturating_mul(1000))
+        self.header("retry-after")?
+            .trim()
+            .parse::<u64>()
+            .ok()
+            .map(|s| s.saturating_mul(1000))
     }
 
     /// `Ok(self)` for 2xx; otherwise the contract error for the status, with the body's start as
@@ -280,16 +340,29 @@ impl Response {
 
     /// The contract error for this (non-2xx) status with a vendor code and message.
     pub fn status_error(&self, code: String, message: String) -> Error {
-        let retry = |message: String| RetryInfo { message, retry_after_ms: self.retry_after_ms() };
-        let described = if code.is_empty() { message.clone() } else { format!("{code}: {message}") };
+        let retry = |message: String| RetryInfo {
+            message,
+            retry_after_ms: self.retry_after_ms(),
+        };
+        let described = if code.is_empty() {
+            message.clone()
+        } else {
+            format!("{code}: {message}")
+        };
         match self.status {
             401 => Error::Unauthorized(described),
             403 => Error::Forbidden(described),
             404 => Error::NotFound(described),
             409 | 412 => Error::Conflict(described),
-            408 | 502 | 503 | 504 | 500 => Error::Unavailable(retry(format!("HTTP {}: {described}", self.status))),
+            408 | 502 | 503 | 504 | 500 => {
+                Error::Unavailable(retry(format!("HTTP {}: {described}", self.status)))
+            }
             429 => Error::RateLimited(retry(format!("HTTP 429: {described}"))),
-            status => Error::Rejected(VendorError { status, code, message }),
+            status => Error::Rejected(VendorError {
+                status,
+                code,
+                message,
+            }),
         }
     }
 }
@@ -309,7 +382,9 @@ pub fn encode_component(s: &str) -> String {
     let mut out = String::with_capacity(s.len());
     for b in s.bytes() {
         match b {
-            b'A'..=b'Z' | b'a'..=b'z' | b'0'..=b'9' | b'-' | b'_' | b'.' | b'~' => out.push(b as char),
+            b'A'..=b'Z' | b'a'..=b'z' | b'0'..=b'9' | b'-' | b'_' | b'.' | b'~' => {
+                out.push(b as char)
+            }
             _ => out.push_str(&format!("%{b:02X}")),
         }
     }
@@ -331,7 +406,9 @@ impl Url {
         } else if let Some(rest) = url.strip_prefix("http://") {
             (false, rest)
         } else {
-            return Err(HttpError::InvalidUrl(format!("`{url}` is not an absolute http(s) URL")));
+            return Err(HttpError::InvalidUrl(format!(
+                "`{url}` is not an absolute http(s) URL"
+            )));
         };
         let split = rest.find(['/', '?']).unwrap_or(rest.len());
         let (authority, path) = rest.split_at(split);
@@ -345,24 +422,38 @@ impl Url {
         } else {
             path.to_owned()
         };
-        Ok(Url { https, authority: authority.to_owned(), path_and_query })
+        Ok(Url {
+            https,
+            authority: authority.to_owned(),
+            path_and_query,
+        })
     }
 }
 
 fn map_error_code(code: ErrorCode) -> HttpError {
     match code {
-        ErrorCode::HttpRequestDenied => HttpError::Denied("the host does not grant this plugin access to that host".into()),
-        ErrorCode::ConnectionTimeout | ErrorCode::ConnectionReadTimeout | ErrorCode::ConnectionWriteTimeout => {
-            HttpError::Timeout(format!("{code:?}"))
+        ErrorCode::HttpRequestDenied => {
+            HttpError::Denied("the host does not grant this plugin access to that host".into())
         }
+        ErrorCode::ConnectionTimeout
+        | ErrorCode::ConnectionReadTimeout
+        | ErrorCode::ConnectionWriteTimeout => HttpError::Timeout(format!("{code:?}")),
         ErrorCode::HttpResponseTimeout => HttpError::Timeout("no response in time".into()),
-        ErrorCode::HttpResponseBodySize(_) | ErrorCode::HttpResponseHeaderSize(_) => HttpError::TooLarge(format!("{code:?}")),
-        ErrorCode::DnsTimeout | ErrorCode::DnsError(_) | ErrorCode::ConnectionRefused | ErrorCode::ConnectionTerminated
-        | ErrorCode::ConnectionLimitReached | ErrorCode::DestinationNotFound
-        | ErrorCode::DestinationUnavailable | ErrorCode::DestinationIpUnroutable | ErrorCode::TlsProtocolError
-        | ErrorCode::TlsCertificateError | ErrorCode::TlsAlertReceived(_) | ErrorCode::HttpProtocolError => {
-            HttpError::Connection(format!("{code:?}"))
+        ErrorCode::HttpResponseBodySize(_) | ErrorCode::HttpResponseHeaderSize(_) => {
+            HttpError::TooLarge(format!("{code:?}"))
         }
+        ErrorCode::DnsTimeout
+        | ErrorCode::DnsError(_)
+        | ErrorCode::ConnectionRefused
+        | ErrorCode::ConnectionTerminated
+        | ErrorCode::ConnectionLimitReached
+        | ErrorCode::DestinationNotFound
+        | ErrorCode::DestinationUnavailable
+        | ErrorCode::DestinationIpUnroutable
+        | ErrorCode::TlsProtocolError
+        | ErrorCode::TlsCertificateError
+        | ErrorCode::TlsAlertReceived(_)
+        | ErrorCode::HttpProtocolError => HttpError::Connection(format!("{code:?}")),
         other => HttpError::Protocol(format!("{other:?}")),
     }
 }
@@ -381,7 +472,14 @@ mod tests {
     #[test]
     fn parses_urls_into_wasi_parts() {
         let u = Url::parse("https://x.ifs.cloud/main/a.svc/Set?$top=5").unwrap();
-        assert_eq!(u, Url { https: true, authority: "x.ifs.cloud".into(), path_and_query: "/main/a.svc/Set?$top=5".into() });
+        assert_eq!(
+            u,
+            Url {
+                https: true,
+                authority: "x.ifs.cloud".into(),
+                path_and_query: "/main/a.svc/Set?$top=5".into()
+            }
+        );
         let u = Url::parse("http://127.0.0.1:8080").unwrap();
         assert_eq!(u.path_and_query, "/");
         assert!(!u.https);
@@ -393,24 +491,41 @@ mod tests {
     #[test]
     fn encodes_components() {
         assert_eq!(encode_component("a b&c=d/é"), "a%20b%26c%3Dd%2F%C3%A9");
-        assert_eq!(encode_component("Objstate eq 'X'"), "Objstate%20eq%20%27X%27");
+        assert_eq!(
+            encode_component("Objstate eq 'X'"),
+            "Objstate%20eq%20%27X%27"
+        );
     }
 
     #[test]
     fn maps_statuses_to_contract_errors() {
         let resp = |status: u16, retry: Option<&str>| Response {
             status,
-            headers: retry.map(|r| vec![("retry-after".to_owned(), r.to_owned())]).unwrap_or_default(),
+            headers: retry
+                .map(|r| vec![("retry-after".to_owned(), r.to_owned())])
+                .unwrap_or_default(),
             body: b"{\"oops\":1}".to_vec(),
         };
-        assert!(matches!(resp(401, None).error_for_status(), Err(Error::Unauthorized(_))));
-        assert!(matches!(resp(404, None).error_for_status(), Err(Error::NotFound(_))));
-        assert!(matches!(resp(412, None).error_for_status(), Err(Error::Conflict(_))));
+        assert!(matches!(
+            resp(401, None).error_for_status(),
+            Err(Error::Unauthorized(_))
+        ));
+        assert!(matches!(
+            resp(404, None).error_for_status(),
+            Err(Error::NotFound(_))
+        ));
+        assert!(matches!(
+            resp(412, None).error_for_status(),
+            Err(Error::Conflict(_))
+        ));
         match resp(429, Some("7")).error_for_status() {
             Err(Error::RateLimited(r)) => assert_eq!(r.retry_after_ms, Some(7000)),
             other => panic!("{other:?}"),
         }
-        assert!(matches!(resp(503, None).error_for_status(), Err(Error::Unavailable(_))));
+        assert!(matches!(
+            resp(503, None).error_for_status(),
+            Err(Error::Unavailable(_))
+        ));
         match resp(400, None).error_for_status() {
             Err(Error::Rejected(v)) => assert_eq!(v.status, 400),
             other => panic!("{other:?}"),

@@ -82,7 +82,9 @@ impl Error {
     /// A one-line description for logs and journals.
     pub fn describe(&self) -> String {
         match self {
-            Error::InvalidInput(e) => format!("invalid input: {} {}: {}", e.subject, e.field, e.message),
+            Error::InvalidInput(e) => {
+                format!("invalid input: {} {}: {}", e.subject, e.field, e.message)
+            }
             Error::NotFound(m) => format!("not found: {m}"),
             Error::Conflict(m) => format!("conflict: {m}"),
             Error::Unauthorized(m) => format!("unauthorized: {m}"),
@@ -162,16 +164,27 @@ mod tests {
 
     #[test]
     fn converts_weights_with_exact_factors() {
-        let w = Weight { value: 10.0, unit: WeightUnit::Kilograms };
+        let w = Weight {
+            value: 10.0,
+            unit: WeightUnit::Kilograms,
+        };
         assert!((w.pounds() - 22.046_226_218).abs() < 1e-6);
-        let lb = Weight { value: 1.0, unit: WeightUnit::Pounds };
+        let lb = Weight {
+            value: 1.0,
+            unit: WeightUnit::Pounds,
+        };
         assert!((lb.kilograms() - 0.453_592_37).abs() < 1e-12);
         assert_eq!(lb.to_unit(WeightUnit::Pounds).value, 1.0);
     }
 
     #[test]
     fn converts_dimensions_both_ways() {
-        let d = Dimensions { length: 25.4, width: 50.8, height: 2.54, unit: LengthUnit::Centimeters };
+        let d = Dimensions {
+            length: 25.4,
+            width: 50.8,
+            height: 2.54,
+            unit: LengthUnit::Centimeters,
+        };
         let inches = d.to_unit(LengthUnit::Inches);
         assert!((inches.length - 10.0).abs() < 1e-9);
         assert!((inches.width - 20.0).abs() < 1e-9);
@@ -183,7 +196,13 @@ mod tests {
     #[test]
     fn retryable_cases_follow_the_contract() {
         assert!(Error::Conflict("x".into()).is_retryable());
-        assert!(Error::RateLimited(RetryInfo { message: "m".into(), retry_after_ms: Some(5) }).is_retryable());
+        assert!(
+            Error::RateLimited(RetryInfo {
+                message: "m".into(),
+                retry_after_ms: Some(5)
+            })
+            .is_retryable()
+        );
         assert!(!Error::NotFound("x".into()).is_retryable());
         assert!(!Error::invalid_input("shipment 1", "postal-code", "missing").is_retryable());
     }

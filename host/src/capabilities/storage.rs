@@ -1,0 +1,146 @@
+//! `mlc:connect/storage`: durable key-value storage private to this plugin in this tenant.
+//!
+//! The namespace is (tenant, plugin) and comes from the invocation, never from the guest, so a
+//! plugin cannot address another plugin's or tenant's keys. Writes count against the grant's
+//! quota (keys + values); a write past it is refused with `denied`.
+
+use crate::db::{Scope, StoreError};
+use crate::manifest::DEFAULT_STORAGE_QUOTA;
+use crate::runtime::bindings::storage::{Entry, Host};
+use crate::runtime::bindings::types::Error;
+use crate::runtime::state::HostState;
+
+/// Longest key accepted.
+const MAX_KEY: usize = 512;
+/// Most keys one `list-keys` returns.
+const MAX_LIST: u32 = 1000;
+
+impl HostState {
+    fn scope(&self) -> Scope {
+        Scope {
+            tenant: self.inv.tenant.clone(),
+            plugin: self.inv.plugin.clone(),
+        }
+    }
+
+    fn quota(&self) -> u64 {
+        self.inv
+            .binding
+            .grants
+            .storage_quota_bytes
+            .unwrap_or(DEFAULT_STORAGE_QUOTA)
+    }
+}
+
+fn check_key(key: &str) -> Result<(), Error> {
+    if key.is_empty() || key.len() > MAX_KEY {
+        return Err(Error::InvalidInput(
+            crate::runtime::bindings::types::FieldError {
+                subject: "storage".into(),
+                field: "key".into(),
+                message: format!("keys must be 1 to {MAX_KEY} bytes"),
+            },
+        ));
+    }
+    Ok(())
+}
+
+fn store_error(e: StoreError) -> Error {
+    match e {
+        StoreError::QuotaExceeded { quota, .. } => {
+            Error::Denied(format!("storage quota of {quota} bytes exceeded"))
+        }
+        other => {
+            tracing::error!("storage failed: {other}");
+            Error::Unavailable(crate::runtime::bindings::types::RetryInfo {
+                message: "host storage is unavailable".into(),
+                retry_after_ms: None,
+            })
+        }
+    }
+}
+
+impl Host for HostState {
+    #[tracing::instrument(name = "mlc.connect.storage.get", skip(self), fields(plugin = %self.inv.plugin, tenant = %self.inv.tenant))]
+    async fn get(&mut self, key: String) -> wasmtime::Result<Result<Option<Entry>, Error>> {
+        if let Err(e) = check_key(&key) {
+            return Ok(Err(e));
+        }
+        Ok(self
+            .rt
+            .services
+            .store
+            .kv_get(&self.scope(), &key)
+            .map(|e| {
+                e.map(|e| Entry {
+                    value: e.value,
+                    revision: e.revision,
+                })
+            })
+            .map_err(store_error))
+    }
+
+    #[tracing::instrument(name = "mlc.connect.storage.set", skip(self, value), fields(plugin = %self.inv.plugin, tenant = %self.inv.tenant, bytes = value.len()))]
+    async fn set(&mut self, key: String, value: Vec<u8>) -> wasmtime::Result<Result<u64, Error>> {
+        if let Err(e) = check_key(&key) {
+            return Ok(Err(e));
+        }
+        let r =
+            self.rt
+                .services
+                .store
+                .kv_put(&self.scope(), &key, &value, None, true, self.quota());
+        Ok(r.map(|rev| rev.unwrap_or_default()).map_err(store_error))
+    }
+
+    #[tracing::instrument(name = "mlc.connect.storage.compare-and-swap", skip(self, value), fields(plugin = %self.inv.plugin, tenant = %self.inv.tenant))]
+    async fn compare_and_swap(
+        &mut self,
+        key: String,
+        expected: Option<u64>,
+        value: Vec<u8>,
+    ) -> wasmtime::Result<Result<Option<u64>, Error>> {
+        if let Err(e) = check_key(&key) {
+            return Ok(Err(e));
+        }
+        Ok(self
+            .rt
+            .services
+            .store
+            .kv_put(&self.scope(), &key, &value, expected, false, self.quota())
+            .map_err(store_error))
+    }
+
+    #[tracing::instrument(name = "mlc.connect.storage.delete", skip(self), fields(plugin = %self.inv.plugin, tenant = %self.inv.tenant))]
+    async fn delete(&mut self, key: String) -> wasmtime::Result<Result<(), Error>> {
+        if let Err(e) = check_key(&key) {
+            return Ok(Err(e));
+        }
+        Ok(self
+            .rt
+            .services
+            .store
+            .kv_delete(&self.scope(), &key)
+            .map_err(store_error))
+    }
+
+    #[tracing::instrument(name = "mlc.connect.storage.list-keys", skip(self), fields(plugin = %self.inv.plugin, tenant = %self.inv.tenant))]
+    async fn list_keys(
+        &mut self,
+        prefix: String,
+        start_after: Option<String>,
+        limit: u32,
+    ) -> wasmtime::Result<Result<Vec<String>, Error>> {
+        Ok(self
+            .rt
+            .services
+            .store
+            .kv_list(
+                &self.scope(),
+                &prefix,
+                start_after.as_deref(),
+                limit.min(MAX_LIST),
+            )
+            .map_err(store_error))
+    }
+}

@@ -1,0 +1,189 @@
+//! Durable state: plugin key-value storage, encrypted secrets, and the record of exchanges.
+//!
+//! [`Store`] is the seam between the host and its database. The embedded default is SQLite
+//! ([`SqliteStore`]); nothing outside this module names SQLite, so a PostgreSQL backend can
+//! implement the same trait for several hosts sharing tenants.
+
+mod sqlite;
+
+use serde::{Deserialize, Serialize};
+
+pub use sqlite::SqliteStore;
+
+/// Errors from the store, naming what was being read or written.
+#[derive(Debug, thiserror::Error)]
+pub enum StoreError {
+    /// The database could not be opened or migrated.
+    #[error("cannot open the store at {path}: {source}")]
+    Open {
+        /// Where.
+        path: String,
+        /// Why.
+        #[source]
+        source: Box<dyn std::error::Error + Send + Sync>,
+    },
+    /// A write would take the plugin's storage past its quota.
+    #[error("storage quota of {quota} bytes exceeded for plugin `{plugin}` in tenant `{tenant}`")]
+    QuotaExceeded {
+        /// The tenant.
+        tenant: String,
+        /// The plugin.
+        plugin: String,
+        /// The quota in bytes.
+        quota: u64,
+    },
+    /// Any other database failure.
+    #[error("store operation `{op}` failed: {source}")]
+    Backend {
+        /// The operation.
+        op: &'static str,
+        /// Why.
+        #[source]
+        source: Box<dyn std::error::Error + Send + Sync>,
+    },
+}
+
+impl StoreError {
+    pub(crate) fn backend(
+        op: &'static str,
+        source: impl std::error::Error + Send + Sync + 'static,
+    ) -> Self {
+        StoreError::Backend {
+            op,
+            source: Box::new(source),
+        }
+    }
+}
+
+/// The owner of a key-value namespace: one plugin in one tenant.
+#[derive(Debug, Clone, PartialEq, Eq, Hash, Serialize, Deserialize)]
+pub struct Scope {
+    /// The tenant id.
+    pub tenant: String,
+    /// The plugin id.
+    pub plugin: String,
+}
+
+/// A stored value with its revision (see `mlc:connect/storage`).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct KvEntry {
+    /// The bytes.
+    pub value: Vec<u8>,
+    /// Incremented on every write; starts at 1.
+    pub revision: u64,
+}
+
+/// One recorded exchange: an HTTP request a plugin made, or a call the host routed between
+/// components. Secrets are redacted before an exchange reaches the store.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct Exchange {
+    /// When it started, milliseconds since the epoch.
+    pub at_ms: i64,
+    /// The tenant.
+    pub tenant: String,
+    /// The plugin that made the request or received the call.
+    pub plugin: String,
+    /// `http` for egress, `call` for a routed component call.
+    pub kind: String,
+    /// The work item it belongs to, if any.
+    pub work_item: Option<String>,
+    /// HTTP method, or the WIT function (`erp.get-shipment`).
+    pub operation: String,
+    /// URL (query kept, userinfo dropped), or the callee plugin id.
+    pub target: String,
+    /// HTTP status, when there was a response.
+    pub status: Option<u16>,
+    /// `ok`, `denied`, `error: …`.
+    pub outcome: String,
+    /// Duration in milliseconds.
+    pub duration_ms: u64,
+    /// Request headers and body excerpt, redacted.
+    pub request: String,
+    /// Response excerpt, redacted.
+    pub response: String,
+}
+
+/// Filters for reading exchanges back.
+#[derive(Debug, Clone, Default)]
+pub struct ExchangeQuery {
+    /// Only this tenant.
+    pub tenant: Option<String>,
+    /// Only this plugin.
+    pub plugin: Option<String>,
+    /// Only this work item.
+    pub work_item: Option<String>,
+    /// At most this many, newest last.
+    pub limit: Option<u32>,
+}
+
+/// Re-seals one secret blob during key rotation; `Err` aborts the rotation.
+pub type Reseal<'a> = dyn FnMut(&[u8]) -> Result<Vec<u8>, String> + 'a;
+
+/// The host's durable state. Implementations must be safe to share between threads.
+pub trait Store: Send + Sync + 'static {
+    /// Reads a key of a plugin's namespace.
+    fn kv_get(&self, scope: &Scope, key: &str) -> Result<Option<KvEntry>, StoreError>;
+    /// Writes a key if its revision is `expected` (`None`: only if absent), or unconditionally
+    /// when `unconditional`. Returns the new revision, or `None` when the revision did not
+    /// match. Fails with [`StoreError::QuotaExceeded`] past `quota` bytes (keys + values).
+    fn kv_put(
+        &self,
+        scope: &Scope,
+        key: &str,
+        value: &[u8],
+        expected: Option<u64>,
+        unconditional: bool,
+        quota: u64,
+    ) -> Result<Option<u64>, StoreError>;
+    /// Deletes a key.
+    fn kv_delete(&self, scope: &Scope, key: &str) -> Result<(), StoreError>;
+    /// Keys with a prefix, in byte order, after `start_after`, at most `limit`.
+    fn kv_list(
+        &self,
+        scope: &Scope,
+        prefix: &str,
+        start_after: Option<&str>,
+        limit: u32,
+    ) -> Result<Vec<String>, StoreError>;
+
+    /// Reads an encrypted secret blob.
+    fn secret_get(
+        &self,
+        tenant: &str,
+        scope: &str,
+        name: &str,
+    ) -> Result<Option<Vec<u8>>, StoreError>;
+    /// Writes an encrypted secret blob.
+    fn secret_put(
+        &self,
+        tenant: &str,
+        scope: &str,
+        name: &str,
+        sealed: &[u8],
+    ) -> Result<(), StoreError>;
+    /// Deletes a secret; true when it existed.
+    fn secret_delete(&self, tenant: &str, scope: &str, name: &str) -> Result<bool, StoreError>;
+    /// Lists `(tenant, scope, name)` of every secret, optionally of one tenant.
+    fn secret_list(
+        &self,
+        tenant: Option<&str>,
+    ) -> Result<Vec<(String, String, String)>, StoreError>;
+    /// Replaces every secret blob in one transaction (key rotation): `reseal` gets each blob and
+    /// returns its replacement; any error aborts the whole rotation with nothing written.
+    fn secret_reseal_all(
+        &self,
+        reseal: &mut Reseal<'_>,
+        meta_key: &str,
+        meta_value: &str,
+    ) -> Result<usize, StoreError>;
+
+    /// Reads a metadata value (key check values, schema facts).
+    fn meta_get(&self, key: &str) -> Result<Option<String>, StoreError>;
+    /// Writes a metadata value.
+    fn meta_put(&self, key: &str, value: &str) -> Result<(), StoreError>;
+
+    /// Appends an exchange to the record.
+    fn record_exchange(&self, exchange: &Exchange) -> Result<(), StoreError>;
+    /// Reads exchanges back, oldest first.
+    fn exchanges(&self, query: &ExchangeQuery) -> Result<Vec<Exchange>, StoreError>;
+}

@@ -1,0 +1,437 @@
+//! The SQLite implementation of [`Store`]: one file, WAL journal, one connection behind a mutex.
+//!
+//! Calls are short (single-row reads and writes), so one connection serialised by a mutex is
+//! simpler and faster than a pool on this workload; WAL keeps readers of the file (the CLI, a
+//! backup) from blocking the service.
+
+use std::path::Path;
+use std::sync::Mutex;
+
+use rusqlite::{Connection, OptionalExtension, params};
+
+use super::{Exchange, ExchangeQuery, KvEntry, Scope, Store, StoreError};
+
+const SCHEMA: &str = r#"
+CREATE TABLE IF NOT EXISTS kv (
+    tenant TEXT NOT NULL, plugin TEXT NOT NULL, key TEXT NOT NULL,
+    value BLOB NOT NULL, revision INTEGER NOT NULL,
+    PRIMARY KEY (tenant, plugin, key)
+);
+CREATE TABLE IF NOT EXISTS secrets (
+    tenant TEXT NOT NULL, scope TEXT NOT NULL, name TEXT NOT NULL, sealed BLOB NOT NULL,
+    PRIMARY KEY (tenant, scope, name)
+);
+CREATE TABLE IF NOT EXISTS meta (key TEXT PRIMARY KEY, value TEXT NOT NULL);
+CREATE TABLE IF NOT EXISTS exchanges (
+    id INTEGER PRIMARY KEY AUTOINCREMENT,
+    at_ms INTEGER NOT NULL, tenant TEXT NOT NULL, plugin TEXT NOT NULL, kind TEXT NOT NULL,
+    work_item TEXT, operation TEXT NOT NULL, target TEXT NOT NULL, status INTEGER,
+    outcome TEXT NOT NULL, duration_ms INTEGER NOT NULL, request TEXT NOT NULL, response TEXT NOT NULL
+);
+CREATE INDEX IF NOT EXISTS exchanges_item ON exchanges (work_item);
+CREATE INDEX IF NOT EXISTS exchanges_tenant ON exchanges (tenant, at_ms);
+"#;
+
+/// A [`Store`] in one SQLite file.
+pub struct SqliteStore {
+    conn: Mutex<Connection>,
+}
+
+impl SqliteStore {
+    /// Opens (creating and migrating as needed) the database at `path`.
+    pub fn open(path: &Path) -> Result<Self, StoreError> {
+        let open_err = |e: rusqlite::Error| StoreError::Open {
+            path: path.display().to_string(),
+            source: Box::new(e),
+        };
+        let conn = Connection::open(path).map_err(open_err)?;
+        Self::init(conn).map_err(open_err)
+    }
+
+    /// An in-memory database, for tests and benchmarks.
+    pub fn in_memory() -> Result<Self, StoreError> {
+        let conn = Connection::open_in_memory().map_err(|e| StoreError::Open {
+            path: ":memory:".into(),
+            source: Box::new(e),
+        })?;
+        Self::init(conn).map_err(|e| StoreError::Open {
+            path: ":memory:".into(),
+            source: Box::new(e),
+        })
+    }
+
+    fn init(conn: Connection) -> Result<Self, rusqlite::Error> {
+        conn.pragma_update(None, "journal_mode", "WAL")?;
+        // NORMAL is durable across process crashes in WAL mode (only a power loss can drop the
+        // last transactions), which is the failure the journal must survive.
+        conn.pragma_update(None, "synchronous", "NORMAL")?;
+        conn.pragma_update(None, "foreign_keys", "ON")?;
+        conn.busy_timeout(std::time::Duration::from_secs(5))?;
+        conn.execute_batch(SCHEMA)?;
+        Ok(SqliteStore {
+            conn: Mutex::new(conn),
+        })
+    }
+
+    fn with<T>(
+        &self,
+        op: &'static str,
+        f: impl FnOnce(&mut Connection) -> rusqlite::Result<T>,
+    ) -> Result<T, StoreError> {
+        // A poisoned mutex only means another thread panicked mid-call; SQLite itself rolled
+        // back whatever that call had open, so the connection is still sound.
+        let mut conn = self.conn.lock().unwrap_or_else(|p| p.into_inner());
+        f(&mut conn).map_err(|e| StoreError::backend(op, e))
+    }
+}
+
+impl Store for SqliteStore {
+    fn kv_get(&self, scope: &Scope, key: &str) -> Result<Option<KvEntry>, StoreError> {
+        self.with("kv.get", |c| {
+            c.query_row(
+                "SELECT value, revision FROM kv WHERE tenant = ?1 AND plugin = ?2 AND key = ?3",
+                params![scope.tenant, scope.plugin, key],
+                |r| {
+                    Ok(KvEntry {
+                        value: r.get(0)?,
+                        revision: r.get::<_, i64>(1)?.max(0).cast_unsigned(),
+                    })
+                },
+            )
+            .optional()
+        })
+    }
+
+    fn kv_put(
+        &self,
+        scope: &Scope,
+        key: &str,
+        value: &[u8],
+        expected: Option<u64>,
+        unconditional: bool,
+        quota: u64,
+    ) -> Result<Option<u64>, StoreError> {
+        enum Outcome {
+            Written(u64),
+            Mismatch,
+            OverQuota,
+        }
+        let outcome = self.with("kv.put", |c| {
+            let tx = c.transaction()?;
+            let current: Option<(i64, i64)> = tx
+                .query_row(
+                    "SELECT revision, length(key) + length(value) FROM kv WHERE tenant = ?1 AND plugin = ?2 AND key = ?3",
+                    params![scope.tenant, scope.plugin, key],
+                    |r| Ok((r.get(0)?, r.get(1)?)),
+                )
+                .optional()?;
+            let current_rev = current.map(|(rev, _)| rev.max(0).cast_unsigned());
+            if !unconditional && current_rev != expected {
+                return Ok(Outcome::Mismatch);
+            }
+            let used: i64 = tx.query_row(
+                "SELECT COALESCE(SUM(length(key) + length(value)), 0) FROM kv WHERE tenant = ?1 AND plugin = ?2",
+                params![scope.tenant, scope.plugin],
+                |r| r.get(0),
+            )?;
+            let old_size = current.map(|(_, size)| size).unwrap_or(0);
+            let new_total = used - old_size + i64::try_from(key.len() + value.len()).unwrap_or(i64::MAX);
+            if new_total.max(0).cast_unsigned() > quota {
+                return Ok(Outcome::OverQuota);
+            }
+            let next = current_rev.unwrap_or(0) + 1;
+            tx.execute(
+                "INSERT INTO kv (tenant, plugin, key, value, revision) VALUES (?1, ?2, ?3, ?4, ?5)
+                 ON CONFLICT (tenant, plugin, key) DO UPDATE SET value = excluded.value, revision = excluded.revision",
+                params![scope.tenant, scope.plugin, key, value, i64::try_from(next).unwrap_or(i64::MAX)],
+            )?;
+            tx.commit()?;
+            Ok(Outcome::Written(next))
+        })?;
+        match outcome {
+            Outcome::Written(rev) => Ok(Some(rev)),
+            Outcome::Mismatch => Ok(None),
+            Outcome::OverQuota => Err(StoreError::QuotaExceeded {
+                tenant: scope.tenant.clone(),
+                plugin: scope.plugin.clone(),
+                quota,
+            }),
+        }
+    }
+
+    fn kv_delete(&self, scope: &Scope, key: &str) -> Result<(), StoreError> {
+        self.with("kv.delete", |c| {
+            c.execute(
+                "DELETE FROM kv WHERE tenant = ?1 AND plugin = ?2 AND key = ?3",
+                params![scope.tenant, scope.plugin, key],
+            )
+            .map(|_| ())
+        })
+    }
+
+    fn kv_list(
+        &self,
+        scope: &Scope,
+        prefix: &str,
+        start_after: Option<&str>,
+        limit: u32,
+    ) -> Result<Vec<String>, StoreError> {
+        self.with("kv.list", |c| {
+            // Prefix match by range rather than LIKE, so `%` and `_` in keys are plain bytes.
+            let mut stmt = c.prepare_cached(
+                "SELECT key FROM kv WHERE tenant = ?1 AND plugin = ?2 AND substr(key, 1, length(?3)) = ?3
+                 AND key > ?4 ORDER BY key LIMIT ?5",
+            )?;
+            let rows = stmt.query_map(
+                params![scope.tenant, scope.plugin, prefix, start_after.unwrap_or(""), i64::from(limit)],
+                |r| r.get::<_, String>(0),
+            )?;
+            rows.collect()
+        })
+    }
+
+    fn secret_get(
+        &self,
+        tenant: &str,
+        scope: &str,
+        name: &str,
+    ) -> Result<Option<Vec<u8>>, StoreError> {
+        self.with("secret.get", |c| {
+            c.query_row(
+                "SELECT sealed FROM secrets WHERE tenant = ?1 AND scope = ?2 AND name = ?3",
+                params![tenant, scope, name],
+                |r| r.get(0),
+            )
+            .optional()
+        })
+    }
+
+    fn secret_put(
+        &self,
+        tenant: &str,
+        scope: &str,
+        name: &str,
+        sealed: &[u8],
+    ) -> Result<(), StoreError> {
+        self.with("secret.put", |c| {
+            c.execute(
+                "INSERT INTO secrets (tenant, scope, name, sealed) VALUES (?1, ?2, ?3, ?4)
+                 ON CONFLICT (tenant, scope, name) DO UPDATE SET sealed = excluded.sealed",
+                params![tenant, scope, name, sealed],
+            )
+            .map(|_| ())
+        })
+    }
+
+    fn secret_delete(&self, tenant: &str, scope: &str, name: &str) -> Result<bool, StoreError> {
+        self.with("secret.delete", |c| {
+            c.execute(
+                "DELETE FROM secrets WHERE tenant = ?1 AND scope = ?2 AND name = ?3",
+                params![tenant, scope, name],
+            )
+            .map(|n| n > 0)
+        })
+    }
+
+    fn secret_list(
+        &self,
+        tenant: Option<&str>,
+    ) -> Result<Vec<(String, String, String)>, StoreError> {
+        self.with("secret.list", |c| {
+            let mut stmt = c.prepare_cached(
+                "SELECT tenant, scope, name FROM secrets WHERE ?1 IS NULL OR tenant = ?1 ORDER BY tenant, scope, name",
+            )?;
+            let rows = stmt.query_map(params![tenant], |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?)))?;
+            rows.collect()
+        })
+    }
+
+    fn secret_reseal_all(
+        &self,
+        reseal: &mut super::Reseal<'_>,
+        meta_key: &str,
+        meta_value: &str,
+    ) -> Result<usize, StoreError> {
+        #[derive(Debug)]
+        struct ResealFailed(String);
+        impl std::fmt::Display for ResealFailed {
+            fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+                write!(f, "{}", self.0)
+            }
+        }
+        impl std::error::Error for ResealFailed {}
+
+        let mut conn = self.conn.lock().unwrap_or_else(|p| p.into_inner());
+        let tx = conn
+            .transaction()
+            .map_err(|e| StoreError::backend("secret.reseal", e))?;
+        let rows: Vec<(String, String, String, Vec<u8>)> = {
+            let mut stmt = tx
+                .prepare("SELECT tenant, scope, name, sealed FROM secrets")
+                .map_err(|e| StoreError::backend("secret.reseal", e))?;
+            let mapped = stmt
+                .query_map([], |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?, r.get(3)?)))
+                .map_err(|e| StoreError::backend("secret.reseal", e))?;
+            mapped
+                .collect::<Result<_, _>>()
+                .map_err(|e| StoreError::backend("secret.reseal", e))?
+        };
+        for (tenant, scope, name, sealed) in &rows {
+            let resealed = reseal(sealed).map_err(|m| {
+                StoreError::backend(
+                    "secret.reseal",
+                    ResealFailed(format!("{tenant}/{scope}/{name}: {m}")),
+                )
+            })?;
+            tx.execute(
+                "UPDATE secrets SET sealed = ?4 WHERE tenant = ?1 AND scope = ?2 AND name = ?3",
+                params![tenant, scope, name, resealed],
+            )
+            .map_err(|e| StoreError::backend("secret.reseal", e))?;
+        }
+        tx.execute(
+            "INSERT INTO meta (key, value) VALUES (?1, ?2) ON CONFLICT (key) DO UPDATE SET value = excluded.value",
+            params![meta_key, meta_value],
+        )
+        .map_err(|e| StoreError::backend("secret.reseal", e))?;
+        tx.commit()
+            .map_err(|e| StoreError::backend("secret.reseal", e))?;
+        Ok(rows.len())
+    }
+
+    fn meta_get(&self, key: &str) -> Result<Option<String>, StoreError> {
+        self.with("meta.get", |c| {
+            c.query_row("SELECT value FROM meta WHERE key = ?1", params![key], |r| {
+                r.get(0)
+            })
+            .optional()
+        })
+    }
+
+    fn meta_put(&self, key: &str, value: &str) -> Result<(), StoreError> {
+        self.with("meta.put", |c| {
+            c.execute(
+                "INSERT INTO meta (key, value) VALUES (?1, ?2) ON CONFLICT (key) DO UPDATE SET value = excluded.value",
+                params![key, value],
+            )
+            .map(|_| ())
+        })
+    }
+
+    fn record_exchange(&self, e: &Exchange) -> Result<(), StoreError> {
+        self.with("exchange.record", |c| {
+            c.prepare_cached(
+                "INSERT INTO exchanges (at_ms, tenant, plugin, kind, work_item, operation, target, status, outcome, duration_ms, request, response)
+                 VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12)",
+            )?
+            .execute(params![
+                e.at_ms,
+                e.tenant,
+                e.plugin,
+                e.kind,
+                e.work_item,
+                e.operation,
+                e.target,
+                e.status,
+                e.outcome,
+                i64::try_from(e.duration_ms).unwrap_or(i64::MAX),
+                e.request,
+                e.response
+            ])
+            .map(|_| ())
+        })
+    }
+
+    fn exchanges(&self, q: &ExchangeQuery) -> Result<Vec<Exchange>, StoreError> {
+        self.with("exchange.query", |c| {
+            let mut stmt = c.prepare_cached(
+                "SELECT at_ms, tenant, plugin, kind, work_item, operation, target, status, outcome, duration_ms, request, response
+                 FROM (SELECT * FROM exchanges
+                       WHERE (?1 IS NULL OR tenant = ?1) AND (?2 IS NULL OR plugin = ?2) AND (?3 IS NULL OR work_item = ?3)
+                       ORDER BY id DESC LIMIT ?4)
+                 ORDER BY id",
+            )?;
+            let rows = stmt.query_map(
+                params![q.tenant, q.plugin, q.work_item, i64::from(q.limit.unwrap_or(10_000))],
+                |r| {
+                    Ok(Exchange {
+                        at_ms: r.get(0)?,
+                        tenant: r.get(1)?,
+                        plugin: r.get(2)?,
+                        kind: r.get(3)?,
+                        work_item: r.get(4)?,
+                        operation: r.get(5)?,
+                        target: r.get(6)?,
+                        status: r.get(7)?,
+                        outcome: r.get(8)?,
+                        duration_ms: r.get::<_, i64>(9)?.max(0).cast_unsigned(),
+                        request: r.get(10)?,
+                        response: r.get(11)?,
+                    })
+                },
+            )?;
+            rows.collect()
+        })
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn scope(t: &str, p: &str) -> Scope {
+        Scope {
+            tenant: t.into(),
+            plugin: p.into(),
+        }
+    }
+
+    #[test]
+    fn kv_compare_and_swap_and_quota() {
+        let s = SqliteStore::in_memory().unwrap();
+        let a = scope("t1", "p1");
+        assert_eq!(s.kv_put(&a, "k", b"v1", None, false, 100).unwrap(), Some(1));
+        // A CAS expecting absence fails now that the key exists.
+        assert_eq!(s.kv_put(&a, "k", b"v2", None, false, 100).unwrap(), None);
+        assert_eq!(
+            s.kv_put(&a, "k", b"v2", Some(1), false, 100).unwrap(),
+            Some(2)
+        );
+        assert_eq!(
+            s.kv_get(&a, "k").unwrap(),
+            Some(KvEntry {
+                value: b"v2".to_vec(),
+                revision: 2
+            })
+        );
+        // Another tenant's namespace is separate.
+        assert_eq!(s.kv_get(&scope("t2", "p1"), "k").unwrap(), None);
+        let err = s
+            .kv_put(&a, "big", &[0u8; 200], None, true, 100)
+            .unwrap_err();
+        assert!(
+            matches!(err, StoreError::QuotaExceeded { quota: 100, .. }),
+            "{err}"
+        );
+        // Overwriting a key counts only the difference against the quota.
+        assert_eq!(
+            s.kv_put(&a, "k", &[1u8; 90], None, true, 100).unwrap(),
+            Some(3)
+        );
+    }
+
+    #[test]
+    fn kv_list_is_prefix_exact_and_paged() {
+        let s = SqliteStore::in_memory().unwrap();
+        let a = scope("t", "p");
+        for k in ["a/1", "a/2", "a/3", "a%/x", "b/1"] {
+            s.kv_put(&a, k, b"", None, true, 1000).unwrap();
+        }
+        assert_eq!(
+            s.kv_list(&a, "a/", None, 10).unwrap(),
+            vec!["a/1", "a/2", "a/3"]
+        );
+        assert_eq!(s.kv_list(&a, "a/", Some("a/1"), 1).unwrap(), vec!["a/2"]);
+        assert_eq!(s.kv_list(&a, "a%", None, 10).unwrap(), vec!["a%/x"]);
+    }
+}
