@@ -21,7 +21,7 @@ pub enum FaultKind {
     /// 500 in the service's error shape.
     #[serde(rename = "500")]
     InternalError,
-    /// 503 in the service's error shape.
+    /// 503 in the service's error shape; with `Retry-After` when `retry_after` is set.
     #[serde(rename = "503")]
     Unavailable,
     /// The request is processed, then the response is held back for `delay_ms`.
@@ -79,7 +79,7 @@ pub struct FaultSpec {
     pub route: String,
     /// What happens.
     pub kind: FaultKind,
-    /// For `429`: the `Retry-After` value in seconds (absent = no header).
+    /// For `429` and `503`: the `Retry-After` value in seconds (absent = no header).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub retry_after: Option<u64>,
     /// For `delay`: milliseconds to hold the response.
@@ -118,7 +118,7 @@ impl FaultSpec {
         }
     }
 
-    /// Sets `Retry-After` (for 429).
+    /// Sets `Retry-After` (for 429 and 503).
     pub fn with_retry_after(mut self, secs: u64) -> Self {
         self.retry_after = Some(secs);
         self
@@ -160,7 +160,7 @@ impl FaultSpec {
         if let Some(a) = arg {
             let n: u64 = a.parse().map_err(|_| err("argument must be an integer"))?;
             match kind {
-                FaultKind::TooManyRequests => spec.retry_after = Some(n),
+                FaultKind::TooManyRequests | FaultKind::Unavailable => spec.retry_after = Some(n),
                 FaultKind::Delay => spec.delay_ms = Some(n),
                 _ => return Err(err("this kind takes no argument")),
             }

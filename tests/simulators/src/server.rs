@@ -260,7 +260,7 @@ pub(crate) async fn fault_and_log(
                     fault_response(ctx.flavor, StatusCode::INTERNAL_SERVER_ERROR, None)
                 }
                 FaultKind::Unavailable => {
-                    fault_response(ctx.flavor, StatusCode::SERVICE_UNAVAILABLE, None)
+                    fault_response(ctx.flavor, StatusCode::SERVICE_UNAVAILABLE, f.retry_after)
                 }
                 FaultKind::Drop => {
                     let mut r = Response::new(Body::empty());

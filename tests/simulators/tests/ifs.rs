@@ -707,6 +707,17 @@ async fn faults_429_5xx_malformed_drop_delay() {
         assert_eq!(st, code);
         assert!(v["error"]["code"].is_string());
     }
+    sims.install_fault(
+        FaultSpec::next("ifs.shipment.list", FaultKind::Unavailable, 1).with_retry_after(9),
+    )
+    .unwrap();
+    let r = c.get(&url).bearer_auth(&tok).send().await.unwrap();
+    assert_eq!(r.status(), 503);
+    assert_eq!(r.headers()["retry-after"], "9");
+    assert_eq!(
+        FaultSpec::parse_cli("ups.*=503:20").unwrap().retry_after,
+        Some(20)
+    );
     sims.install_fault(FaultSpec::next(
         "ifs.shipment.list",
         FaultKind::Malformed,
