@@ -18,6 +18,7 @@ pub mod capabilities;
 pub mod cli;
 pub mod clock;
 pub mod config;
+pub mod credentials;
 pub mod db;
 pub mod manifest;
 pub mod runtime;

@@ -1,6 +1,9 @@
 //! The `ml-connector` command line. Each subcommand lives in its own module; `main.rs` only
 //! calls [`run`].
 
+pub mod ping;
+pub mod secrets;
+
 use std::process::ExitCode;
 
 use clap::{Parser, Subcommand};
@@ -19,6 +22,10 @@ pub struct Cli {
 pub enum Command {
     /// Serve IFS Cloud and UPS simulators until killed (for tests, demos and connector authors).
     Simulate(simulators::SimulateArgs),
+    /// Check every configured connection: get a token and make one authenticated read.
+    Ping(ping::PingArgs),
+    /// Manage encrypted secrets (set, list, delete, rotate the master key).
+    Secrets(secrets::SecretsArgs),
 }
 
 /// Parses the command line and runs the subcommand.
@@ -43,6 +50,16 @@ pub fn run() -> ExitCode {
                     ExitCode::FAILURE
                 }
             },
+            Command::Ping(args) => ping::run(args).await,
+            Command::Secrets(args) => {
+                match secrets::run(args.command, &mut std::io::stdin(), &mut std::io::stdout()) {
+                    Ok(()) => ExitCode::SUCCESS,
+                    Err(e) => {
+                        eprintln!("error: {e}");
+                        ExitCode::FAILURE
+                    }
+                }
+            }
         }
     })
 }

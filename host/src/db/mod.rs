@@ -5,10 +5,25 @@
 //! implement the same trait for several hosts sharing tenants.
 
 mod sqlite;
+pub mod tokens;
 
 use serde::{Deserialize, Serialize};
 
 pub use sqlite::SqliteStore;
+pub use tokens::{Reservation, TokenStore};
+
+/// The SQLite file inside a data directory.
+pub const DB_FILE: &str = "ml-connector.db";
+
+/// Opens the store of a data directory (`<dir>/ml-connector.db`), creating the directory and
+/// the database as needed.
+pub fn open_data_dir(dir: &std::path::Path) -> Result<SqliteStore, StoreError> {
+    std::fs::create_dir_all(dir).map_err(|e| StoreError::Open {
+        path: dir.display().to_string(),
+        source: Box::new(e),
+    })?;
+    SqliteStore::open(&dir.join(DB_FILE))
+}
 
 /// Errors from the store, naming what was being read or written.
 #[derive(Debug, thiserror::Error)]

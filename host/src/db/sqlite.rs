@@ -68,12 +68,13 @@ impl SqliteStore {
         conn.pragma_update(None, "foreign_keys", "ON")?;
         conn.busy_timeout(std::time::Duration::from_secs(5))?;
         conn.execute_batch(SCHEMA)?;
+        conn.execute_batch(super::tokens::SCHEMA)?;
         Ok(SqliteStore {
             conn: Mutex::new(conn),
         })
     }
 
-    fn with<T>(
+    pub(crate) fn with<T>(
         &self,
         op: &'static str,
         f: impl FnOnce(&mut Connection) -> rusqlite::Result<T>,
