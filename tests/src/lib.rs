@@ -1,7 +1,11 @@
 //! The test harness: a host runtime wired for tests (in-memory store, a vault with a fresh
 //! key, a clock tests can advance), the fixture and first-party components, and a loopback
 //! HTTP server that counts what it receives.
-#![expect(clippy::expect_used, clippy::panic, reason = "test harness: failed set-up must fail the test loudly")]
+#![expect(
+    clippy::expect_used,
+    clippy::panic,
+    reason = "test harness: failed set-up must fail the test loudly"
+)]
 
 use std::sync::Arc;
 use std::sync::atomic::{AtomicUsize, Ordering};
@@ -13,6 +17,8 @@ use host::runtime::{LoadError, PluginInfo, Runtime, Services};
 use host::vault::{MasterKey, SecretString, Vault};
 
 pub use host::bundled;
+
+pub mod sim;
 
 /// A host runtime for one test.
 pub struct TestHost {
@@ -29,12 +35,20 @@ pub struct TestHost {
 impl TestHost {
     /// A runtime over an in-memory store.
     pub fn new() -> TestHost {
+        Self::with_credentials(Arc::new(host::capabilities::http::NoCredentials))
+    }
+
+    /// A runtime over an in-memory store whose egress gets `Authorization` from `credentials`.
+    pub fn with_credentials(
+        credentials: Arc<dyn host::capabilities::http::Credentials>,
+    ) -> TestHost {
         let store: Arc<dyn Store> = Arc::new(SqliteStore::in_memory().expect("in-memory store"));
         let vault = Vault::open(store.clone(), MasterKey::generate()).expect("vault");
         let clock = Arc::new(OffsetClock::new());
         let mut services = Services::new(store.clone());
         services.vault = Some(vault.clone());
         services.clock = clock.clone();
+        services.credentials = credentials;
         let runtime = Runtime::new(services, None).expect("runtime");
         TestHost {
             runtime,
