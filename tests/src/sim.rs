@@ -14,8 +14,12 @@ use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
 use host::capabilities::http::{CredentialError, Credentials};
+use host::clock::OffsetClock;
+use host::db::{SqliteStore, Store};
 use host::manifest::{Binding, Grants, HostGrant, WorldKind};
 use host::runtime::{CarrierClient, ErpClient};
+use host::runtime::{Runtime, Services};
+use host::vault::{MasterKey, Vault};
 pub use simulators::{FaultKind, FaultSpec, RequestRecord, SimInfo, SimOptions, Simulators};
 
 use crate::{CountingServer, TestHost, bundled};
@@ -263,6 +267,27 @@ fn lock<T>(m: &Mutex<T>) -> std::sync::MutexGuard<'_, T> {
     m.lock().unwrap_or_else(|p| p.into_inner())
 }
 
+/// A [`TestHost`] like [`TestHost::with_credentials`], but with wasmtime's compilation cache in
+/// the system temp directory: every simulator test loads the same two components, and
+/// deserializing them instead of compiling them again keeps each test to about a second.
+fn cached_host(credentials: Arc<dyn Credentials>) -> TestHost {
+    let store: Arc<dyn Store> = Arc::new(SqliteStore::in_memory().expect("in-memory store"));
+    let vault = Vault::open(store.clone(), MasterKey::generate()).expect("vault");
+    let clock = Arc::new(OffsetClock::new());
+    let mut services = Services::new(store.clone());
+    services.vault = Some(vault.clone());
+    services.clock = clock.clone();
+    services.credentials = credentials;
+    let cache = std::env::temp_dir().join("mlc-integration-tests-wasm-cache");
+    let runtime = Runtime::new(services, Some(&cache)).expect("runtime");
+    TestHost {
+        runtime,
+        store,
+        vault,
+        clock,
+    }
+}
+
 /// `scheme://host:port` of a URL, as a grant.
 pub fn grant(url: &str) -> HostGrant {
     HostGrant::parse(url).unwrap_or_else(|e| panic!("grant for {url}: {e}"))
@@ -295,7 +320,7 @@ impl SimHost {
             .expect("starting the simulators");
         let info = sims.info();
         let credentials = Arc::new(SimCredentials::for_simulators(&info));
-        let host = TestHost::with_credentials(credentials.clone());
+        let host = cached_host(credentials.clone());
         host.load(IFS, WorldKind::Erp, bundled::IFS_CLOUD_PATH);
         host.load(UPS, WorldKind::Carrier, bundled::UPS_PATH);
         let webhook = CountingServer::start().await;
@@ -334,8 +359,16 @@ impl SimHost {
             "lines": ["1200 Fulton Industrial Blvd SW"], "city": "Atlanta", "state": "GA",
             "postal-code": "30336", "country": "US", "phone": "4045550100",
         });
+        // The Venlo site ships with its own ship-from (a Dutch shipper: KGS/CM, EUR charges).
+        let sites = serde_json::json!({
+            "VNL1": { "ship-from": {
+                "name": "ML Apparel Europe B.V.", "attention": "Shipping", "lines": ["Celsiusweg 20"],
+                "city": "Venlo", "postal-code": "5928 PR", "country": "NL", "phone": "+31775550100",
+            }},
+        });
         [
             ("base-url", self.info.ups.base_url.clone()),
+            ("sites", sites.to_string()),
             ("shipper-number", self.info.ups.account_number.clone()),
             ("ship-from", ship_from.to_string()),
             ("transaction-src", "mlc-it".into()),
