@@ -3,7 +3,11 @@
 //!
 //! The nested cargo gets its own target directory under `OUT_DIR`: sharing the outer build's
 //! directory would deadlock on cargo's lock.
-#![expect(clippy::expect_used, clippy::panic, reason = "a build script reports failure by panicking")]
+#![expect(
+    clippy::expect_used,
+    clippy::panic,
+    reason = "a build script reports failure by panicking"
+)]
 
 use std::env;
 use std::path::{Path, PathBuf};

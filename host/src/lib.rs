@@ -22,4 +22,6 @@ pub mod credentials;
 pub mod db;
 pub mod manifest;
 pub mod runtime;
+pub mod scheduler;
 pub mod vault;
+pub mod webhooks;

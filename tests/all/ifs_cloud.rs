@@ -103,7 +103,7 @@ async fn every_record_exactly_once(paging: &str) {
     let h = sim(20, 5).await;
     h.bind_ifs(
         integration_tests::sim::TENANT,
-        &[("poll.paging", paging), ("poll.page-size", "5")],
+        &[("poll.paging", paging)],
     );
     let ready = h.sims.ifs().ready_shipment_ids();
     assert_eq!(ready.len(), 20);

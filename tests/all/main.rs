@@ -1,5 +1,13 @@
 //! The one integration-test binary (one link of wasmtime instead of one per file).
+#![allow(
+    clippy::unwrap_used,
+    clippy::expect_used,
+    clippy::panic,
+    reason = "test code: a failed step should fail the test loudly, helpers included"
+)]
 
+mod credentials;
 mod ifs_cloud;
 mod runtime;
+mod shipment_sync;
 mod ups;

@@ -5,7 +5,7 @@ use host::db::ExchangeQuery;
 use host::manifest::{Limits, WorldKind};
 use host::runtime::bindings::flow::{Outcome, WorkItem};
 use host::runtime::bindings::types::Error as WitError;
-use host::runtime::{InvokeError, LoadError, TrapKind};
+use host::runtime::{InvokeError, LoadError, TrapKind, WorkRef};
 use integration_tests::{CountingServer, TestHost, bundled};
 
 const T: &str = "tenant-a";
@@ -310,7 +310,14 @@ async fn a_flow_reaches_its_erp_and_carrier_through_the_host() {
     };
     let outcome = h
         .runtime
-        .flow(T, "probe-flow", Some("item-1".into()))
+        .flow(
+            T,
+            "probe-flow",
+            Some(WorkRef {
+                item_id: "item-1".into(),
+                attempt: 1,
+            }),
+        )
         .process(&item)
         .await
         .unwrap();

@@ -704,3 +704,82 @@ async fn every_request_carries_a_fresh_trans_id_and_the_transaction_src() {
         "one token shared by all calls"
     );
 }
+
+#[tokio::test]
+async fn international_references_and_configured_units() {
+    let h = sim().await;
+    // US → CA: UPS takes reference numbers on the shipment, not on the packages.
+    let toronto = Address {
+        name: "Queen Street Apparel".into(),
+        attention: None,
+        lines: vec!["100 Queen St W".into()],
+        city: "Toronto".into(),
+        state: Some("ON".into()),
+        postal_code: "M5H 2N2".into(),
+        country: "CA".into(),
+        phone: Some("4165550100".into()),
+        email: None,
+    };
+    let created = h
+        .carrier()
+        .create_shipment(&ShipmentRequest {
+            service: "11".into(),
+            ship_to: toronto,
+            ..request("10004", metric_parcels(1))
+        })
+        .await
+        .unwrap();
+    let view = h
+        .sims
+        .ups()
+        .shipments()
+        .into_iter()
+        .find(|s| s.shipment_id == created.shipment_id)
+        .unwrap();
+    assert!(view.references.contains(&"10004".to_owned()), "{view:?}");
+    assert!(view.references.contains(&"C10004".to_owned()), "{view:?}");
+    assert!(
+        view.packages.iter().all(|p| p.references.is_empty()),
+        "{view:?}"
+    );
+    assert_eq!(view.ship_to.country, "CA");
+    assert_eq!(h.sims.ups().shipments_by_reference()["10004"].created, 1);
+
+    // A tenant declaring metric units: pounds and inches are converted to KGS / CM.
+    h.bind_ups("metric", &[("units", "metric")]);
+    let imperial = Parcel {
+        id: "HU1".into(),
+        weight: Weight {
+            value: 10.0,
+            unit: WeightUnit::Pounds,
+        },
+        dimensions: Some(Dimensions {
+            length: 16.0,
+            width: 12.0,
+            height: 8.0,
+            unit: LengthUnit::Inches,
+        }),
+        description: None,
+    };
+    let created = h
+        .host
+        .runtime
+        .carrier("metric", UPS)
+        .create_shipment(&request("10005", vec![imperial]))
+        .await
+        .unwrap();
+    let view = h
+        .sims
+        .ups()
+        .shipments()
+        .into_iter()
+        .find(|s| s.shipment_id == created.shipment_id)
+        .unwrap();
+    let p = &view.packages[0];
+    // 10 lb = 4.536 kg, rounded up to 0.1; 16 × 12 × 8 in = 40.6 × 30.5 × 20.3 cm.
+    assert_eq!((p.weight.as_str(), p.weight_unit.as_str()), ("4.6", "KGS"));
+    assert_eq!(
+        p.dimensions.clone().unwrap(),
+        ["41", "30", "20", "CM"].map(String::from)
+    );
+}

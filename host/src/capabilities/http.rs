@@ -112,7 +112,7 @@ impl EgressPolicy {
                 tenant: inv.tenant.clone(),
                 plugin: inv.plugin.clone(),
                 binding: inv.binding.clone(),
-                work_item: inv.work_item.clone(),
+                work_item: inv.work.as_ref().map(|w| w.item_id.clone()),
             }),
         }
     }

@@ -11,6 +11,14 @@ use crate::runtime::state::HostState;
 impl Host for HostState {
     #[tracing::instrument(name = "mlc.connect.secrets.get", skip(self), fields(plugin = %self.inv.plugin, tenant = %self.inv.tenant))]
     async fn get(&mut self, name: String) -> wasmtime::Result<Result<String, Error>> {
+        // Defence in depth: a plugin loaded under an id shaped like a connection scope must
+        // still not reach the connection's client secret or token.
+        if self.inv.plugin.starts_with("connection:") {
+            return Ok(Err(Error::Denied(format!(
+                "plugin id `{}` names a connection scope; its secrets are not readable",
+                self.inv.plugin
+            ))));
+        }
         if !self.inv.binding.grants.secrets.contains(&name) {
             return Ok(Err(Error::Denied(format!(
                 "secret `{name}` is not granted to plugin `{}`",

@@ -106,7 +106,7 @@ pub enum FetchError {
         connection: String,
         /// The cause.
         #[source]
-        source: TokenError,
+        source: Box<TokenError>,
     },
     /// The ledger or token cache failed.
     #[error("connection `{connection}` (tenant `{tenant}`): token store: {source}")]
@@ -134,7 +134,7 @@ impl FetchError {
             FetchError::Budget { retry_after_s, .. } => (429, Some(*retry_after_s)),
             FetchError::Secret { .. } => (401, None),
             FetchError::Store { .. } => (503, Some(5)),
-            FetchError::Token { source, .. } => match source {
+            FetchError::Token { source, .. } => match source.as_ref() {
                 TokenError::Status {
                     status: 429,
                     retry_after_s,
@@ -553,7 +553,7 @@ impl TokenManager {
                 FetchError::Token {
                     tenant: conn.tenant.clone(),
                     connection: conn.id.clone(),
-                    source,
+                    source: Box::new(source),
                 }
             })?;
         let lifetime_ms = i64::try_from(issued.expires_in.as_millis()).unwrap_or(i64::MAX / 2);

@@ -4,11 +4,16 @@
 //! ([`SqliteStore`]); nothing outside this module names SQLite, so a PostgreSQL backend can
 //! implement the same trait for several hosts sharing tenants.
 
+pub mod journal;
 mod sqlite;
 pub mod tokens;
 
 use serde::{Deserialize, Serialize};
 
+pub use journal::{
+    InboxEntry, InboxPut, ItemQuery, ItemState, ItemUpdate, Journal, NewItem, StepRecord,
+    WorkItemRecord,
+};
 pub use sqlite::SqliteStore;
 pub use tokens::{Reservation, TokenStore};
 
@@ -135,7 +140,7 @@ pub struct ExchangeQuery {
 pub type Reseal<'a> = dyn FnMut(&[u8]) -> Result<Vec<u8>, String> + 'a;
 
 /// The host's durable state. Implementations must be safe to share between threads.
-pub trait Store: Send + Sync + 'static {
+pub trait Store: journal::Journal + Send + Sync + 'static {
     /// Reads a key of a plugin's namespace.
     fn kv_get(&self, scope: &Scope, key: &str) -> Result<Option<KvEntry>, StoreError>;
     /// Writes a key if its revision is `expected` (`None`: only if absent), or unconditionally

@@ -68,6 +68,7 @@ impl SqliteStore {
         conn.pragma_update(None, "foreign_keys", "ON")?;
         conn.busy_timeout(std::time::Duration::from_secs(5))?;
         conn.execute_batch(SCHEMA)?;
+        conn.execute_batch(super::journal::SCHEMA)?;
         conn.execute_batch(super::tokens::SCHEMA)?;
         Ok(SqliteStore {
             conn: Mutex::new(conn),

@@ -11,6 +11,8 @@ mod erp_world {
         world: "mlc:connect/erp-connector",
         imports: { default: async | trappable | tracing },
         exports: { default: async },
+        // The journal stores step inputs and outputs as JSON and answers retries from it.
+        additional_derives: [serde::Serialize, serde::Deserialize, PartialEq],
         with: {
             "wasi": wasmtime_wasi::p2::bindings,
             "wasi:http": wasmtime_wasi_http::p2::bindings::http,
@@ -44,6 +46,7 @@ mod flow_world {
         world: "mlc:connect/sync-flow",
         imports: { default: async | trappable | tracing },
         exports: { default: async },
+        additional_derives: [serde::Serialize, serde::Deserialize, PartialEq],
         with: {
             "mlc:connect/types": super::erp_world::mlc::connect::types,
             "mlc:connect/log": super::erp_world::mlc::connect::log,

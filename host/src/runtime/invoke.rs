@@ -16,7 +16,7 @@ use super::bindings::types::{
     TrackingPoll,
 };
 use super::bindings::{CarrierConnector, ErpConnector, SyncFlow, flow};
-use super::state::{CpuDeadlineExceeded, HostState, Invocation, MemoryCapExceeded};
+use super::state::{CpuDeadlineExceeded, HostState, Invocation, MemoryCapExceeded, WorkRef};
 use super::{LoadedKind, LoadedPlugin, RuntimeInner, store};
 use crate::manifest::WorldKind;
 
@@ -144,7 +144,7 @@ impl RuntimeInner {
         self: &Arc<Self>,
         tenant: &str,
         plugin_id: &str,
-        work_item: Option<String>,
+        work: Option<WorkRef>,
         export: &'static str,
         call: impl for<'a> FnOnce(&'a LoadedPlugin, &'a mut Store<HostState>) -> CallFuture<'a, R>
         + Send,
@@ -164,7 +164,7 @@ impl RuntimeInner {
             tenant: tenant.to_owned(),
             plugin: plugin_id.to_owned(),
             binding,
-            work_item,
+            work,
         };
         let mut store = store::new_store(self, &plugin, inv);
         let wall_ms = plugin.manifest.limits.wall_ms;
@@ -218,13 +218,13 @@ impl RuntimeInner {
         self: &Arc<Self>,
         tenant: &str,
         plugin: &str,
-        work_item: Option<String>,
+        work: Option<WorkRef>,
     ) -> ErpClient {
         ErpClient {
             rt: self.clone(),
             tenant: tenant.to_owned(),
             plugin: plugin.to_owned(),
-            work_item,
+            work,
         }
     }
 
@@ -233,13 +233,13 @@ impl RuntimeInner {
         self: &Arc<Self>,
         tenant: &str,
         plugin: &str,
-        work_item: Option<String>,
+        work: Option<WorkRef>,
     ) -> CarrierClient {
         CarrierClient {
             rt: self.clone(),
             tenant: tenant.to_owned(),
             plugin: plugin.to_owned(),
-            work_item,
+            work,
         }
     }
 }
@@ -263,7 +263,7 @@ macro_rules! world_call {
             .run(
                 &$self.tenant,
                 &$self.plugin,
-                $self.work_item.clone(),
+                $self.work.clone(),
                 $export,
                 move |plugin, $store| {
                     Box::pin(async move {
@@ -288,7 +288,7 @@ pub struct ErpClient {
     rt: Arc<RuntimeInner>,
     tenant: String,
     plugin: String,
-    work_item: Option<String>,
+    work: Option<WorkRef>,
 }
 
 impl ErpClient {
@@ -377,7 +377,7 @@ pub struct CarrierClient {
     rt: Arc<RuntimeInner>,
     tenant: String,
     plugin: String,
-    work_item: Option<String>,
+    work: Option<WorkRef>,
 }
 
 impl CarrierClient {
@@ -529,7 +529,7 @@ pub struct FlowClient {
     pub(crate) rt: Arc<RuntimeInner>,
     pub(crate) tenant: String,
     pub(crate) plugin: String,
-    pub(crate) work_item: Option<String>,
+    pub(crate) work: Option<WorkRef>,
 }
 
 impl FlowClient {

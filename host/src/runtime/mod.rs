@@ -23,6 +23,7 @@ pub use self::invoke::{CarrierClient, ErpClient, FlowClient, InvokeError, TrapKi
 pub use self::registry::{LoadError, PluginInfo};
 pub(crate) use self::registry::{LoadedKind, LoadedPlugin};
 use self::state::HostState;
+pub use self::state::WorkRef;
 use crate::capabilities;
 use crate::capabilities::http::{Credentials, NoCredentials};
 use crate::clock::{SharedClock, SystemClock};
@@ -192,14 +193,15 @@ impl Runtime {
         self.inner.carrier_client(tenant, plugin, None)
     }
 
-    /// A client for the flow `plugin` in `tenant`; `work_item` tags every exchange the flow
-    /// causes, for the audit trail.
-    pub fn flow(&self, tenant: &str, plugin: &str, work_item: Option<String>) -> FlowClient {
+    /// A client for the flow `plugin` in `tenant`. With `work`, every call the flow makes
+    /// through the host is journaled as a step of that work item (and memoized writes are
+    /// answered from the journal on a retry).
+    pub fn flow(&self, tenant: &str, plugin: &str, work: Option<WorkRef>) -> FlowClient {
         FlowClient {
             rt: self.inner.clone(),
             tenant: tenant.to_owned(),
             plugin: plugin.to_owned(),
-            work_item,
+            work,
         }
     }
 

@@ -20,8 +20,17 @@ pub struct Invocation {
     pub plugin: String,
     /// The plugin's grants and settings in this tenant.
     pub binding: Arc<Binding>,
-    /// The work item this invocation belongs to, for the record of exchanges.
-    pub work_item: Option<String>,
+    /// The work item this invocation belongs to: its calls are journaled as steps.
+    pub work: Option<WorkRef>,
+}
+
+/// A work item run: the item and its attempt number.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct WorkRef {
+    /// The work item id.
+    pub item_id: String,
+    /// Its run number.
+    pub attempt: u32,
 }
 
 /// Store data for one plugin invocation. Built by `store::new_store`, dropped with the store:
@@ -35,6 +44,8 @@ pub struct HostState {
     pub(crate) cpu: CpuMeter,
     pub(crate) inv: Invocation,
     pub(crate) rt: Arc<RuntimeInner>,
+    /// Position of the next journaled step in this run.
+    pub(crate) step_seq: u32,
 }
 
 impl WasiView for HostState {

@@ -46,6 +46,7 @@ pub(crate) fn new_store(
         },
         inv,
         rt: rt.clone(),
+        step_seq: 0,
     };
     let mut store = Store::new(&rt.engine, state);
     store.limiter(|s| &mut s.limiter);

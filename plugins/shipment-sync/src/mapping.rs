@@ -111,6 +111,7 @@ pub fn shipment_request(
         ship_to,
         parcels: shipment.parcels.clone(),
         label_format,
+        site: Some(shipment.site.clone()),
     }
 }
 

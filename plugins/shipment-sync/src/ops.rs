@@ -67,6 +67,7 @@ pub fn process(p: &dyn Platform, item: &WorkItem) -> Result<Outcome> {
         ship_to: ship_to.clone(),
         parcels: shipment.parcels.clone(),
         service: Some(service.clone()),
+        site: Some(shipment.site.clone()),
     })?;
     let rate = mapping::pick_rate(rates, &service)?;
 

@@ -60,10 +60,26 @@ pub(crate) struct Settings {
     pub(crate) qv_offset_secs: i64,
     pub(crate) label_recovery: bool,
     pub(crate) currency: Option<String>,
+    /// Per-site shippers (`sites`): the ERP site a shipment leaves from picks its ship-from
+    /// address, shipper address, account and currency.
+    pub(crate) sites: std::collections::BTreeMap<String, SiteShipper>,
 }
 
 /// An address as written in configuration (`ship-from`, `shipper-address`).
-#[derive(Debug, Deserialize)]
+/// One site's shipper, from the `sites` setting.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(rename_all = "kebab-case", deny_unknown_fields)]
+pub(crate) struct SiteShipper {
+    ship_from: AddressSetting,
+    #[serde(default)]
+    shipper_address: Option<AddressSetting>,
+    #[serde(default)]
+    shipper_number: Option<String>,
+    #[serde(default)]
+    currency: Option<String>,
+}
+
+#[derive(Debug, Clone, Deserialize)]
 #[serde(rename_all = "kebab-case", deny_unknown_fields)]
 struct AddressSetting {
     name: String,
@@ -271,7 +287,32 @@ impl Settings {
             qv_offset_secs,
             label_recovery: flag(p, "label-recovery", true)?,
             currency: non_empty(p, "currency").map(|c| c.to_ascii_uppercase()),
+            sites: match non_empty(p, "sites") {
+                None => Default::default(),
+                Some(raw) => serde_json::from_str(&raw).map_err(|e| {
+                    invalid(
+                        "sites",
+                        format!("is not a JSON map of site to shipper: {e}"),
+                    )
+                })?,
+            },
         })
+    }
+
+    /// These settings with the shipper of `site` applied, when `sites` configures one; other
+    /// sites (and none) use the default `ship-from`, `shipper-address` and `shipper-number`.
+    pub(crate) fn for_site(mut self, site: Option<&str>) -> Self {
+        if let Some(shipper) = site.and_then(|site| self.sites.get(site)).cloned() {
+            self.ship_from = Some(shipper.ship_from.into());
+            self.shipper = shipper.shipper_address.map(Into::into);
+            if shipper.shipper_number.is_some() {
+                self.shipper_number = shipper.shipper_number;
+            }
+            if let Some(currency) = shipper.currency {
+                self.currency = Some(currency.to_ascii_uppercase());
+            }
+        }
+        self
     }
 
     /// The shipper account number, required to rate and ship.

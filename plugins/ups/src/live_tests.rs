@@ -268,6 +268,7 @@ fn live_against_the_simulator() {
             ship_to: to.clone(),
             parcels: parcels(2),
             service: Some("03".into()),
+            site: None,
         },
     )
     .unwrap();
@@ -279,6 +280,7 @@ fn live_against_the_simulator() {
             ship_to: to.clone(),
             parcels: parcels(1),
             service: None,
+            site: None,
         },
     )
     .unwrap();
@@ -293,6 +295,7 @@ fn live_against_the_simulator() {
         ship_to: to.clone(),
         parcels: parcels(2),
         label_format: Some(LabelFormat::Zpl),
+        site: None,
     };
     let created = ops::create_shipment(&p, req).unwrap();
     eprintln!("created: {created:?}");
@@ -326,6 +329,7 @@ fn live_against_the_simulator() {
         ship_to: to.clone(),
         parcels: parcels(1),
         label_format: None,
+        site: None,
     };
     let v = ops::create_shipment(&p, second.clone()).unwrap();
     ops::void_shipment(&p, v.shipment_id.clone()).unwrap();
@@ -470,6 +474,7 @@ fn live_against_the_simulator() {
         ship_to: to.clone(),
         parcels: parcels(1),
         label_format: None,
+        site: None,
     };
     let err = ops::create_shipment(&wrong, req.clone()).unwrap_err();
     assert!(

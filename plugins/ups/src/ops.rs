@@ -45,7 +45,7 @@ pub(crate) fn validate_address(p: &impl Platform, address: Address) -> Result<Ad
 }
 
 pub(crate) fn rate_shipment(p: &impl Platform, request: RateRequest) -> Result<Vec<Rate>> {
-    let s = Settings::load(p)?;
+    let s = Settings::load(p)?.for_site(request.site.as_deref());
     let service = request
         .service
         .as_deref()
@@ -76,7 +76,7 @@ pub(crate) fn create_shipment(
     p: &impl Platform,
     request: ShipmentRequest,
 ) -> Result<CarrierShipment> {
-    let s = Settings::load(p)?;
+    let s = Settings::load(p)?.for_site(request.site.as_deref());
     let format = request.label_format.unwrap_or(s.label_format);
     let body = mapping::ship_request(
         &s,

@@ -50,6 +50,7 @@ fn ship_request(parcels: usize) -> ShipmentRequest {
         ship_to: hudson(),
         parcels: (0..parcels).map(|i| parcel(&format!("HU{i}"))).collect(),
         label_format: None,
+        site: None,
     }
 }
 
@@ -138,6 +139,7 @@ fn rate_with_a_service_and_shop_without() {
             ship_to: hudson(),
             parcels: vec![parcel("HU1")],
             service: Some("03".into()),
+            site: None,
         },
     )
     .unwrap();
@@ -149,6 +151,7 @@ fn rate_with_a_service_and_shop_without() {
             ship_to: hudson(),
             parcels: vec![parcel("HU1")],
             service: None,
+            site: None,
         },
     )
     .unwrap();
@@ -184,6 +187,7 @@ fn rate_errors_keep_the_ups_code() {
             ship_to: hudson(),
             parcels: vec![parcel("HU1")],
             service: Some("07".into()),
+            site: None,
         },
     )
     .unwrap_err();

@@ -409,6 +409,7 @@ fn seed_data(d: &mut IfsData, now: DateTime<Utc>, p: &SeedParams) {
     let mut hu_id: i64 = 500_000;
     let mut order_seq: u64 = 1_000_012_000;
     let mut prev_order: Option<String> = None;
+    let mut prev_parties = (0, 0);
     for i in 0..total {
         let ready = i < p.shipments;
         let shipment_id = 10_001 + i as i64;
@@ -417,6 +418,12 @@ fn seed_data(d: &mut IfsData, now: DateTime<Utc>, p: &SeedParams) {
         } else {
             (1, rng.random_range(0..seed::EU_RECEIVERS.len()))
         };
+        // A second delivery of an order (every tenth shipment, below) leaves from the order's
+        // site to the order's customer: an order has one company and one currency.
+        if prev_order.is_some() && i % 10 == 9 {
+            (site_idx, rcv_idx) = prev_parties;
+        }
+        prev_parties = (site_idx, rcv_idx);
         // Deterministic bad addresses (documented in README.md): by position in the seed.
         let mut bad: Option<(String, String)> = None;
         if ready && p.bad_addresses {

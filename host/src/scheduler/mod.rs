@@ -1,0 +1,7 @@
+//! When flows run and what happens to their work: discovery on the tenant's schedule, work
+//! items with retries and backoff, the webhook inbox, and upkeep. No wasmtime types here: the
+//! scheduler talks to plugins through [`crate::runtime::Runtime`]'s domain calls.
+
+mod runner;
+
+pub use runner::{FlowRunner, FlowSettings, InboxReport, ProcessReport, RetryPolicy, RunError};
