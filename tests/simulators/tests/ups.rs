@@ -958,3 +958,48 @@ async fn single_object_quirk_and_faults() {
             .all(|r| r.headers.get("authorization").is_none_or(|a| a == "Bearer"))
     );
 }
+
+#[tokio::test]
+async fn label_recovery_by_tracking_number() {
+    let (sims, info, c) = start(SimOptions::default().shipments(1)).await;
+    let tok = ups_token(&c, &info).await;
+    let v = ship(&sims, &c, &tok, "10001", 2).await;
+    let tn = v["ShipmentResponse"]["ShipmentResults"]["PackageResults"][1]["TrackingNumber"]
+        .as_str()
+        .unwrap()
+        .to_string();
+    let url = api(&info, "/labels/v1/recovery");
+    let (st, v) = post(
+        &c,
+        &url,
+        &tok,
+        &json!({"LabelRecoveryRequest": {
+            "LabelSpecification": {"LabelImageFormat": {"Code": "ZPL"}, "LabelStockSize": {"Height": "6", "Width": "4"}},
+            "TrackingNumber": tn,
+        }}),
+    )
+    .await;
+    assert_eq!(st, 200, "{v}");
+    let r = &v["LabelRecoveryResponse"]["LabelResults"];
+    assert_eq!(r["TrackingNumber"], json!(tn));
+    assert_eq!(r["LabelImage"]["LabelImageFormat"]["Code"], "ZPL");
+    use base64::Engine;
+    let zpl = base64::engine::general_purpose::STANDARD
+        .decode(r["LabelImage"]["GraphicImage"].as_str().unwrap())
+        .unwrap();
+    assert!(String::from_utf8_lossy(&zpl).contains(&tn));
+    let (st, v) = post(
+        &c,
+        &url,
+        &tok,
+        &json!({"LabelRecoveryRequest": {"TrackingNumber": "1Z9W1A470399999997"}}),
+    )
+    .await;
+    assert_eq!(st, 400);
+    assert_eq!(v["response"]["errors"][0]["code"], "190202");
+    assert_eq!(
+        sims.ups().requests(Some("ups.label_recovery")).len(),
+        2,
+        "route key"
+    );
+}

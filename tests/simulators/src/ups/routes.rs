@@ -34,6 +34,7 @@ pub(crate) fn router(state: Arc<UpsState>) -> Router {
         .route("/api/rating/{version}/{option}", post(rate))
         .route("/api/shipments/{version}/ship", post(ship))
         .route("/api/shipments/{version}/void/cancel/{id}", delete(void))
+        .route("/api/labels/{version}/recovery", post(label_recovery))
         .route("/api/track/v1/details/{n}", get(track))
         .route("/api/track/v1/reference/details/{r}", get(track_reference))
         .route("/api/track/v1/shipment/details/{n}", get(track_shipment))
@@ -64,6 +65,8 @@ pub(crate) fn classify(_m: &Method, path: &str) -> String {
         "ups.void"
     } else if path.starts_with("/api/shipments/") && path.ends_with("/ship") {
         "ups.ship"
+    } else if path.starts_with("/api/labels/") && path.ends_with("/recovery") {
+        "ups.label_recovery"
     } else if path.starts_with("/api/track/v1/reference/") {
         "ups.track_reference"
     } else if path.starts_with("/api/track/v1/shipment/") {
@@ -1143,6 +1146,63 @@ async fn ship(
 
 fn prefix_err(r: Response, _prefix: &str) -> Response {
     r
+}
+
+/// Label Recovery: the label of a package shipped earlier, by tracking number, in the format
+/// asked for (`LabelSpecification.LabelImageFormat.Code`, default GIF).
+async fn label_recovery(
+    State(st): State<Arc<UpsState>>,
+    Path(version): Path<String>,
+    headers: HeaderMap,
+    body: Bytes,
+) -> Res {
+    check_bearer(&st, &headers)?;
+    if version != "v1" {
+        return Err(err(
+            StatusCode::NOT_FOUND,
+            "404",
+            "Unsupported API version.",
+        ));
+    }
+    let body = parse_body(&body)?;
+    let tn = req_str(&body, &["LabelRecoveryRequest", "TrackingNumber"])?.to_uppercase();
+    let format = opt_str(
+        &body,
+        &[
+            "LabelRecoveryRequest",
+            "LabelSpecification",
+            "LabelImageFormat",
+            "Code",
+        ],
+    )
+    .unwrap_or_else(|| "GIF".into())
+    .to_uppercase();
+    if !matches!(format.as_str(), "GIF" | "PNG" | "ZPL" | "EPL" | "SPL") {
+        return Err(bad("190204", "Invalid LabelImageFormat code."));
+    }
+    let d = st.data_now();
+    let Some(shipment) = d.by_tn.get(&tn).and_then(|&i| d.shipments.get(i)) else {
+        return Err(bad(
+            "190202",
+            "No shipment found for the tracking number provided.",
+        ));
+    };
+    let id = shipment.id.clone();
+    drop(d);
+    Ok(ok_json(
+        &st,
+        json!({"LabelRecoveryResponse": {
+            "Response": response_header(None),
+            "ShipmentIdentificationNumber": id,
+            "LabelResults": {
+                "TrackingNumber": tn,
+                "LabelImage": {
+                    "LabelImageFormat": {"Code": format},
+                    "GraphicImage": label_for(&format, &tn),
+                },
+            },
+        }}),
+    ))
 }
 
 async fn void(
