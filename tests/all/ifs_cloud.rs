@@ -101,10 +101,7 @@ async fn poll(
 /// a third poll finds nothing.
 async fn every_record_exactly_once(paging: &str) {
     let h = sim(20, 5).await;
-    h.bind_ifs(
-        integration_tests::sim::TENANT,
-        &[("poll.paging", paging)],
-    );
+    h.bind_ifs(integration_tests::sim::TENANT, &[("poll.paging", paging)]);
     let ready = h.sims.ifs().ready_shipment_ids();
     assert_eq!(ready.len(), 20);
     // Seeded records share their timestamp in threes.

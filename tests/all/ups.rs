@@ -296,6 +296,22 @@ async fn create_shipment_label_find_and_void() {
             .is_empty()
     );
 
+    // A label not in storage (the tenant that never stored it) is recovered from UPS once, in
+    // the tenant's default format, then served from storage.
+    let label = amnesiac
+        .get_label(&created.tracking_numbers[1])
+        .await
+        .unwrap();
+    assert_eq!(label.format, LabelFormat::Gif);
+    assert!(label.data.starts_with(b"GIF8"));
+    amnesiac
+        .get_label(&created.tracking_numbers[1])
+        .await
+        .unwrap();
+    assert_eq!(h.sims.ups().requests(Some("ups.label_recovery")).len(), 1);
+    let err = plugin_error(amnesiac.get_label("1Z9W1A470399999997").await);
+    assert!(matches!(err, WitError::NotFound(_)), "{err:?}");
+
     // Void twice, then UPS reports it voided even to a tenant that never stored it.
     let second = create(&h, "10002", 1).await;
     carrier.void_shipment(&second.shipment_id).await.unwrap();
