@@ -13,6 +13,7 @@
 //! - [`clock`]: the host's (optionally shifted) time.
 #![warn(missing_docs)]
 
+pub mod admin;
 pub mod bundled;
 pub mod capabilities;
 pub mod cli;
@@ -23,5 +24,6 @@ pub mod db;
 pub mod manifest;
 pub mod runtime;
 pub mod scheduler;
+pub mod service;
 pub mod vault;
 pub mod webhooks;
