@@ -105,7 +105,10 @@ impl Rig {
         services.vault = Some(vault.clone());
         services.clock = clock;
         services.credentials = manager.clone();
-        let runtime = Runtime::new(services, None).unwrap();
+        // Compiled components are cached (outside the data directory), so restarts and the
+        // tests after the first do not compile the connectors again.
+        let cache = Path::new(env!("CARGO_TARGET_TMPDIR")).join("credentials-wasm-cache");
+        let runtime = Runtime::new(services, Some(&cache)).unwrap();
         Rig {
             store,
             vault,
@@ -216,8 +219,8 @@ async fn ups_read(http: &reqwest::Client, base: &str, auth: &str) -> u16 {
         .as_u16()
 }
 
-/// Log capture for the current thread (the tests that use it run on a current-thread runtime,
-/// so every task of the test logs here).
+/// Everything the host logs while this test binary runs (one global subscriber, installed by
+/// the first test that asks; tests read it as a whole, so concurrent tests only add text).
 #[derive(Clone, Default)]
 struct LogBuffer(Arc<Mutex<Vec<u8>>>);
 
@@ -231,17 +234,27 @@ impl std::io::Write for LogBuffer {
     }
 }
 
-impl LogBuffer {
-    fn capture(&self) -> tracing::subscriber::DefaultGuard {
-        let writer = self.clone();
+static LOGS: std::sync::OnceLock<LogBuffer> = std::sync::OnceLock::new();
+
+fn captured_logs() -> LogBuffer {
+    LOGS.get_or_init(|| {
+        let buffer = LogBuffer::default();
+        let writer = buffer.clone();
         let subscriber = tracing_subscriber::fmt()
-            .with_max_level(tracing::Level::TRACE)
+            .with_env_filter(tracing_subscriber::EnvFilter::new(
+                "host=trace,integration_tests=trace,wasmtime_wasi_http=trace,info",
+            ))
             .with_ansi(false)
             .with_writer(move || writer.clone())
             .finish();
-        tracing::subscriber::set_default(subscriber)
-    }
+        tracing::subscriber::set_global_default(subscriber)
+            .expect("no other test installs a global subscriber");
+        buffer
+    })
+    .clone()
+}
 
+impl LogBuffer {
     fn text(&self) -> String {
         String::from_utf8_lossy(&self.0.lock().unwrap()).into_owned()
     }
@@ -361,10 +374,9 @@ async fn ups_four_hour_tokens_a_day_of_calls_and_a_restart() {
     );
 }
 
-#[tokio::test]
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn spent_budget_refuses_the_fourth_token_without_sending_it() {
-    let logs = LogBuffer::default();
-    let _capture = logs.capture();
+    let logs = captured_logs();
     let sims = sims(SimOptions {
         ups_expires_in: 14_400,
         shipments: 5,
@@ -532,10 +544,9 @@ async fn a_refused_token_is_replaced_once_then_the_call_is_unauthorized() {
     assert_eq!(sims.ifs().tokens_issued(), 2);
 }
 
-#[tokio::test]
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn client_secrets_and_tokens_appear_nowhere_in_plaintext() {
-    let logs = LogBuffer::default();
-    let _capture = logs.capture();
+    let logs = captured_logs();
     let sims = sims(SimOptions {
         ifs_token_lifetime: Duration::from_secs(180),
         ups_expires_in: 3600,
@@ -561,13 +572,10 @@ async fn client_secrets_and_tokens_appear_nowhere_in_plaintext() {
             drop(rig);
             rig = Rig::new(dir.path(), &key, clock.clone(), &conns);
         }
-        eprintln!("DBG round {round} {:?}", std::time::Instant::now());
         if round != 1 {
             rig.load_ifs(&sims);
-            eprintln!("DBG ifs loaded {:?}", std::time::Instant::now());
             rig.load_ups(&sims);
         }
-        eprintln!("DBG loaded {:?}", std::time::Instant::now());
         rig.runtime
             .erp(T, "ifs-cloud")
             .get_shipment("10001")
@@ -578,7 +586,6 @@ async fn client_secrets_and_tokens_appear_nowhere_in_plaintext() {
             .carrier(T, "ups")
             .track("1Z9W1A470399999999")
             .await;
-        eprintln!("DBG called {:?}", std::time::Instant::now());
         for conn in ["ifs", "ups"] {
             let header = rig.manager.authorization(T, conn).await.unwrap();
             tokens.push(header.trim_start_matches("Bearer ").to_owned());
