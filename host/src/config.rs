@@ -246,6 +246,12 @@ pub struct FlowConfig {
     /// Attempts before a retryable failure becomes permanent.
     #[serde(default = "default_attempts")]
     pub max_attempts: u32,
+    /// First retry delay (doubles per attempt, with jitter; a `Retry-After` wins).
+    #[serde(default = "default_retry_base", with = "humantime_serde_compat")]
+    pub retry_base: Duration,
+    /// Longest retry delay.
+    #[serde(default = "default_retry_max", with = "humantime_serde_compat")]
+    pub retry_max: Duration,
     /// Settings read through `mlc:connect/config`.
     #[serde(default)]
     pub settings: BTreeMap<String, String>,
@@ -262,6 +268,12 @@ fn default_concurrency() -> usize {
 }
 fn default_attempts() -> u32 {
     10
+}
+fn default_retry_base() -> Duration {
+    Duration::from_secs(2)
+}
+fn default_retry_max() -> Duration {
+    Duration::from_secs(300)
 }
 
 /// A schedule: a fixed interval or a cron expression (with seconds), plus jitter.

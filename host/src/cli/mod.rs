@@ -1,8 +1,10 @@
 //! The `ml-connector` command line. Each subcommand lives in its own module; `main.rs` only
 //! calls [`run`].
 
+pub mod demo;
 pub mod ping;
 pub mod secrets;
+pub mod serve;
 
 use std::process::ExitCode;
 
@@ -20,6 +22,10 @@ pub struct Cli {
 /// The subcommands.
 #[derive(Debug, Subcommand)]
 pub enum Command {
+    /// Run the service: scheduler, webhook ingress and admin API, from a config file.
+    Serve(serve::ServeArgs),
+    /// Run the whole flow against the bundled simulators, with progress and a summary.
+    Demo(demo::DemoArgs),
     /// Serve IFS Cloud and UPS simulators until killed (for tests, demos and connector authors).
     Simulate(simulators::SimulateArgs),
     /// Check every configured connection: get a token and make one authenticated read.
@@ -43,6 +49,8 @@ pub fn run() -> ExitCode {
     };
     runtime.block_on(async move {
         match cli.command {
+            Command::Serve(args) => serve::run(args).await,
+            Command::Demo(args) => demo::run(args).await,
             Command::Simulate(args) => match simulators::run(args).await {
                 Ok(()) => ExitCode::SUCCESS,
                 Err(e) => {
@@ -62,4 +70,31 @@ pub fn run() -> ExitCode {
             }
         }
     })
+}
+
+/// Sets up `tracing`: `RUST_LOG` filter (default `info,wasmtime=warn`), text or JSON lines on
+/// stderr.
+pub fn init_logging(format: crate::config::LogFormat) {
+    use tracing_subscriber::EnvFilter;
+    let filter = EnvFilter::try_from_default_env()
+        .unwrap_or_else(|_| EnvFilter::new("info,wasmtime=warn,cranelift=warn"));
+    init_with_filter(filter, format);
+}
+
+/// Sets up `tracing` with a fixed filter (text on stderr).
+pub fn init_logging_with(filter: &str) {
+    init_with_filter(
+        tracing_subscriber::EnvFilter::new(filter),
+        crate::config::LogFormat::Text,
+    );
+}
+
+fn init_with_filter(filter: tracing_subscriber::EnvFilter, format: crate::config::LogFormat) {
+    let builder = tracing_subscriber::fmt()
+        .with_env_filter(filter)
+        .with_writer(std::io::stderr);
+    let _ = match format {
+        crate::config::LogFormat::Json => builder.json().try_init(),
+        crate::config::LogFormat::Text => builder.try_init(),
+    };
 }
