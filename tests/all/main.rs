@@ -9,5 +9,6 @@
 mod credentials;
 mod ifs_cloud;
 mod runtime;
+mod service;
 mod shipment_sync;
 mod ups;

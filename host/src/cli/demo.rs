@@ -136,7 +136,20 @@ fn grants(url: &str) -> Vec<HostGrant> {
 
 /// The configuration of one tenant wired to the simulators.
 pub fn simulator_config(info: &SimInfo, data_dir: PathBuf, webhook_base: &str) -> Config {
-    let webhook_url = format!("{webhook_base}/webhooks/ups/{TENANT}");
+    Config {
+        service: ServiceConfig {
+            data_dir,
+            ..ServiceConfig::default()
+        },
+        plugins: BTreeMap::new(),
+        tenants: vec![simulator_tenant(TENANT, info, webhook_base)],
+    }
+}
+
+/// A tenant `id` wired to the simulators at `info`, its Track Alert pushes going to the webhook
+/// ingress at `webhook_base`.
+pub fn simulator_tenant(id: &str, info: &SimInfo, webhook_base: &str) -> TenantConfig {
+    let webhook_url = format!("{webhook_base}/webhooks/ups/{id}");
     let connection =
         |token_url: &str, client_id: &str, auth: ClientAuth, base: &str, budget: u32| {
             ConnectionConfig {
@@ -152,8 +165,8 @@ pub fn simulator_config(info: &SimInfo, data_dir: PathBuf, webhook_base: &str) -
                 ping_url: None,
             }
         };
-    let tenant = TenantConfig {
-        id: TENANT.into(),
+    TenantConfig {
+        id: id.into(),
         name: Some("Demo Apparel".into()),
         connections: BTreeMap::from([
             (
@@ -223,37 +236,32 @@ pub fn simulator_config(info: &SimInfo, data_dir: PathBuf, webhook_base: &str) -
             credential: SecretRef::Secret(TRACKALERT_SECRET.into()),
             max_body_bytes: 256 * 1024,
         }),
-    };
-    Config {
-        service: ServiceConfig {
-            data_dir,
-            ..ServiceConfig::default()
-        },
-        plugins: BTreeMap::new(),
-        tenants: vec![tenant],
     }
 }
 
-/// Stores the secrets the simulator configuration refers to.
-fn store_secrets(
+/// Stores the secrets a [`simulator_tenant`] refers to.
+pub fn store_secrets(
     vault: &Vault,
+    tenant: &str,
     info: &SimInfo,
     trackalert: &SecretString,
 ) -> Result<(), crate::vault::VaultError> {
+    let ifs_secret = SecretString::new(&info.ifs.client_secret);
+    let ups_secret = SecretString::new(&info.ups.client_secret);
     vault.put(
-        TENANT,
+        tenant,
         &connection_scope("ifs"),
         "client-secret",
-        &SecretString::new(&info.ifs.client_secret),
+        &ifs_secret,
     )?;
     vault.put(
-        TENANT,
+        tenant,
         &connection_scope("ups"),
         "client-secret",
-        &SecretString::new(&info.ups.client_secret),
+        &ups_secret,
     )?;
-    vault.put(TENANT, UPS, TRACKALERT_SECRET, trackalert)?;
-    vault.put(TENANT, WEBHOOK_SCOPE, TRACKALERT_SECRET, trackalert)?;
+    vault.put(tenant, UPS, TRACKALERT_SECRET, trackalert)?;
+    vault.put(tenant, WEBHOOK_SCOPE, TRACKALERT_SECRET, trackalert)?;
     Ok(())
 }
 
@@ -462,7 +470,7 @@ async fn drive(args: DemoArgs) -> Result<ExitCode, String> {
     {
         let store: Arc<dyn Store> = Arc::new(open_data_dir(&data_dir).map_err(|e| e.to_string())?);
         let vault = Vault::open(store, key.clone()).map_err(|e| e.to_string())?;
-        store_secrets(&vault, &info, &trackalert).map_err(|e| e.to_string())?;
+        store_secrets(&vault, TENANT, &info, &trackalert).map_err(|e| e.to_string())?;
     }
     let clock = Arc::new(OffsetClock::new());
     let config = simulator_config(&info, data_dir.clone(), &webhook_base);

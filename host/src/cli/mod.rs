@@ -2,6 +2,7 @@
 //! calls [`run`].
 
 pub mod demo;
+pub mod items;
 pub mod ping;
 pub mod secrets;
 pub mod serve;
@@ -26,6 +27,10 @@ pub enum Command {
     Serve(serve::ServeArgs),
     /// Run the whole flow against the bundled simulators, with progress and a summary.
     Demo(demo::DemoArgs),
+    /// Work items: list, show with their audit trail, replay failed or held ones.
+    Items(items::ItemsArgs),
+    /// Export the audit trail (every step of matching work items) as JSON lines.
+    Audit(items::AuditArgs),
     /// Serve IFS Cloud and UPS simulators until killed (for tests, demos and connector authors).
     Simulate(simulators::SimulateArgs),
     /// Check every configured connection: get a token and make one authenticated read.
@@ -51,6 +56,8 @@ pub fn run() -> ExitCode {
         match cli.command {
             Command::Serve(args) => serve::run(args).await,
             Command::Demo(args) => demo::run(args).await,
+            Command::Items(args) => report(items::items(args, &mut std::io::stdout())),
+            Command::Audit(args) => report(items::audit(args, &mut std::io::stdout())),
             Command::Simulate(args) => match simulators::run(args).await {
                 Ok(()) => ExitCode::SUCCESS,
                 Err(e) => {
@@ -97,4 +104,14 @@ fn init_with_filter(filter: tracing_subscriber::EnvFilter, format: crate::config
         crate::config::LogFormat::Json => builder.json().try_init(),
         crate::config::LogFormat::Text => builder.try_init(),
     };
+}
+
+fn report<E: std::fmt::Display>(result: Result<(), E>) -> ExitCode {
+    match result {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(e) => {
+            eprintln!("error: {e}");
+            ExitCode::FAILURE
+        }
+    }
 }

@@ -1,0 +1,211 @@
+//! The service as a whole: several tenants isolated from each other's partners, and the
+//! webhook ingress refusing callers without credentials.
+
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use host::cli::demo::{simulator_tenant, store_secrets};
+use host::clock::OffsetClock;
+use host::config::{Config, ServiceConfig};
+use host::db::{ItemState, Journal, Store, open_data_dir};
+use host::service::{Service, ServiceOptions};
+use host::vault::{MasterKey, SecretString, Vault};
+use simulators::{FaultKind, FaultSpec, SimOptions, Simulators};
+
+const CREDENTIAL: &str = "service-test-credential";
+
+struct Running {
+    service: Arc<Service>,
+    webhook_base: String,
+    _dir: tempfile::TempDir,
+}
+
+/// Starts a service with one simulator-wired tenant per `(id, simulators)`.
+async fn start(tenants: &[(&str, &Simulators)]) -> Running {
+    let dir = tempfile::tempdir().unwrap();
+    let data_dir = dir.path().join("data");
+    let webhook = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let admin = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let webhook_base = format!("http://{}", webhook.local_addr().unwrap());
+    let key = MasterKey::generate();
+    {
+        let store: Arc<dyn Store> = Arc::new(open_data_dir(&data_dir).unwrap());
+        let vault = Vault::open(store, key.clone()).unwrap();
+        for (id, sims) in tenants {
+            store_secrets(&vault, id, &sims.info(), &SecretString::new(CREDENTIAL)).unwrap();
+        }
+    }
+    let config = Config {
+        service: ServiceConfig {
+            data_dir,
+            ..ServiceConfig::default()
+        },
+        plugins: Default::default(),
+        tenants: tenants
+            .iter()
+            .map(|(id, sims)| simulator_tenant(id, &sims.info(), &webhook_base))
+            .collect(),
+    };
+    config.validate(std::path::Path::new("test")).unwrap();
+    let service = Service::build(
+        config,
+        ServiceOptions {
+            clock: Arc::new(OffsetClock::new()),
+            master_key: Some(key),
+            admin_token: Some(SecretString::new("admin")),
+        },
+    )
+    .await
+    .unwrap();
+    tokio::spawn(service.clone().serve(webhook, admin));
+    Running {
+        service,
+        webhook_base,
+        _dir: dir,
+    }
+}
+
+fn count(service: &Service, tenant: &str, state: ItemState) -> u64 {
+    service
+        .store
+        .item_counts(Some(tenant))
+        .unwrap()
+        .get(&state)
+        .copied()
+        .unwrap_or(0)
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_tenant_whose_ups_rate_limits_everything_does_not_hold_up_another() {
+    let healthy = Simulators::start(SimOptions {
+        shipments: 30,
+        bad_addresses: false,
+        ..SimOptions::default()
+    })
+    .await
+    .unwrap();
+    // Every UPS API call of this tenant answers 429 with a one-hour Retry-After.
+    let throttled = Simulators::start(
+        SimOptions {
+            shipments: 30,
+            bad_addresses: false,
+            ..SimOptions::default()
+        }
+        .fault(FaultSpec::rate("ups.xav", FaultKind::TooManyRequests, 1.0).with_retry_after(3600))
+        .fault(FaultSpec::rate("ups.rate", FaultKind::TooManyRequests, 1.0).with_retry_after(3600))
+        .fault(FaultSpec::rate("ups.ship", FaultKind::TooManyRequests, 1.0).with_retry_after(3600)),
+    )
+    .await
+    .unwrap();
+    let run = start(&[("alpha", &healthy), ("beta", &throttled)]).await;
+
+    let deadline = Instant::now() + Duration::from_secs(120);
+    while count(&run.service, "alpha", ItemState::Completed) < 30 {
+        assert!(
+            Instant::now() < deadline,
+            "alpha stalled: {:?}",
+            run.service.store.item_counts(Some("alpha")).unwrap()
+        );
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    // Alpha's shipments exist at its UPS, each once.
+    let refs = healthy.ups().shipments_by_reference();
+    for id in healthy.ifs().ready_shipment_ids() {
+        assert_eq!(
+            refs.get(&id.to_string()).map(|r| r.active),
+            Some(1),
+            "alpha shipment {id}"
+        );
+    }
+    // Beta is waiting out its partner's Retry-After: nothing failed, nothing created, and its
+    // UPS saw 429s rather than a storm (at most one call per item before the cooldown).
+    let beta = run.service.store.item_counts(Some("beta")).unwrap();
+    assert_eq!(beta.get(&ItemState::Completed), None, "{beta:?}");
+    assert_eq!(beta.get(&ItemState::Failed), None, "{beta:?}");
+    assert!(
+        beta.get(&ItemState::Retry).copied().unwrap_or(0) > 0,
+        "{beta:?}"
+    );
+    assert!(throttled.ups().shipments().is_empty());
+    let throttled_calls = throttled
+        .ups()
+        .requests(None)
+        .iter()
+        .filter(|r| r.path.contains("/addressvalidation/"))
+        .count();
+    assert!(
+        throttled_calls >= 1 && throttled_calls <= 30,
+        "beta's UPS saw {throttled_calls} address validations"
+    );
+    run.service.shutdown();
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn webhooks_without_valid_credentials_are_refused_and_never_reach_the_inbox() {
+    let sims = Simulators::start(SimOptions {
+        shipments: 1,
+        bad_addresses: false,
+        ..SimOptions::default()
+    })
+    .await
+    .unwrap();
+    let run = start(&[("alpha", &sims)]).await;
+    let url = format!("{}/webhooks/ups/alpha", run.webhook_base);
+    let client = reqwest::Client::new();
+    let body = r#"{"trackingNumber":"1Z999AA10123456784","activityStatus":{"type":"I","code":"OR","description":"On the Way"}}"#;
+
+    let missing = client.post(&url).body(body).send().await.unwrap();
+    assert_eq!(missing.status(), 401);
+    let wrong = client
+        .post(&url)
+        .header("credential", "guess")
+        .body(body)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(wrong.status(), 401);
+    let other_tenant = client
+        .post(format!("{}/webhooks/ups/nobody", run.webhook_base))
+        .header("credential", CREDENTIAL)
+        .body(body)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(other_tenant.status(), 404);
+    let huge = client
+        .post(&url)
+        .header("credential", CREDENTIAL)
+        .body("x".repeat(300 * 1024))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(huge.status(), 413);
+    assert!(
+        run.service.store.inbox_counts(None).unwrap().is_empty(),
+        "a refused delivery reached the inbox"
+    );
+
+    let ok = client
+        .post(&url)
+        .header("credential", CREDENTIAL)
+        .body(body)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(ok.status(), 200);
+    let again = client
+        .post(&url)
+        .header("credential", CREDENTIAL)
+        .body(body)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(again.status(), 200, "a repeated delivery is acknowledged");
+    let inbox = run.service.store.inbox_counts(Some("alpha")).unwrap();
+    assert_eq!(
+        inbox.values().sum::<u64>(),
+        1,
+        "one inbox entry for two identical deliveries: {inbox:?}"
+    );
+    run.service.shutdown();
+}
