@@ -661,4 +661,31 @@ schedule = { every = "30s", jitter = "5s" }
         let err = Config::parse(path(), &host).unwrap_err().to_string();
         assert!(err.contains("ftp"), "{err}");
     }
+
+    /// The example README.md points operators at must stay a valid configuration.
+    #[test]
+    fn example_config_parses_and_validates() {
+        let example = Path::new("host/ml-connector.example.toml");
+        let c = Config::parse(example, include_str!("../ml-connector.example.toml"))
+            .unwrap_or_else(|e| panic!("{e}"));
+        c.validate(example).unwrap_or_else(|e| panic!("{e}"));
+        assert_eq!(c.service.log_format, LogFormat::Json);
+        assert_eq!(
+            c.plugins["my-carrier"].world,
+            Some(crate::manifest::WorldKind::Carrier)
+        );
+        let acme = c.tenant("acme").unwrap();
+        assert_eq!(acme.connections["ifs"].client_auth, ClientAuth::Body);
+        assert_eq!(
+            acme.flows["shipment-sync"].retry_max,
+            Duration::from_secs(300)
+        );
+        assert!(acme.webhook.is_some());
+        let northwind = c.tenant("northwind").unwrap();
+        assert!(northwind.flows["shipment-sync"].schedule.cron.is_some());
+        assert_eq!(
+            northwind.flows["shipment-sync"].concurrency, 8,
+            "the default"
+        );
+    }
 }
