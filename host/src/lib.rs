@@ -25,5 +25,6 @@ pub mod manifest;
 pub mod runtime;
 pub mod scheduler;
 pub mod service;
+pub mod telemetry;
 pub mod vault;
 pub mod webhooks;

@@ -5,6 +5,7 @@
 //! implement the same trait for several hosts sharing tenants.
 
 pub mod journal;
+pub mod plugins;
 mod sqlite;
 pub mod tokens;
 
@@ -14,6 +15,7 @@ pub use journal::{
     InboxEntry, InboxPut, ItemQuery, ItemState, ItemUpdate, Journal, NewItem, StepRecord,
     WorkItemRecord,
 };
+pub use plugins::{PluginStore, PluginVersionRecord};
 pub use sqlite::SqliteStore;
 pub use tokens::{Reservation, TokenStore};
 

@@ -70,6 +70,7 @@ impl SqliteStore {
         conn.execute_batch(SCHEMA)?;
         conn.execute_batch(super::journal::SCHEMA)?;
         conn.execute_batch(super::tokens::SCHEMA)?;
+        conn.execute_batch(super::plugins::SCHEMA)?;
         Ok(SqliteStore {
             conn: Mutex::new(conn),
         })

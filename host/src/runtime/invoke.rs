@@ -149,17 +149,26 @@ impl RuntimeInner {
         call: impl for<'a> FnOnce(&'a LoadedPlugin, &'a mut Store<HostState>) -> CallFuture<'a, R>
         + Send,
     ) -> Result<R, InvokeError> {
+        let started = std::time::Instant::now();
+        // Routing failures never reach a plugin version, but are counted all the same.
+        let unrouted = |e: InvokeError| {
+            self.metrics
+                .observe_invocation(plugin_id, None, export, started.elapsed(), Some(&e));
+            e
+        };
         let plugin = self
             .plugin(plugin_id)
             .ok_or_else(|| InvokeError::NotLoaded {
                 plugin: plugin_id.to_owned(),
-            })?;
+            })
+            .map_err(unrouted)?;
         let binding = self
             .binding(tenant, plugin_id)
             .ok_or_else(|| InvokeError::NotBound {
                 tenant: tenant.to_owned(),
                 plugin: plugin_id.to_owned(),
-            })?;
+            })
+            .map_err(unrouted)?;
         let inv = Invocation {
             tenant: tenant.to_owned(),
             plugin: plugin_id.to_owned(),
@@ -175,7 +184,7 @@ impl RuntimeInner {
                 .instrument(span)
                 .await;
         let plugin_name = || plugin_id.to_owned();
-        match outcome {
+        let result = match outcome {
             Err(_) => Err(InvokeError::Timeout {
                 plugin: plugin_name(),
                 ms: wall_ms,
@@ -210,7 +219,9 @@ impl RuntimeInner {
                     message: format!("{e:#}"),
                 })
             }
-        }
+        };
+        self.after_call(&plugin, export, started.elapsed(), result.as_ref().err());
+        result
     }
 
     /// A client for the ERP connector `plugin` in `tenant`.

@@ -6,6 +6,7 @@
 pub mod bindings;
 mod engine;
 mod invoke;
+pub mod metrics;
 mod registry;
 pub(crate) mod state;
 mod store;
@@ -14,13 +15,15 @@ use std::collections::HashMap;
 use std::path::Path;
 use std::sync::{Arc, RwLock};
 
-use sha2::{Digest, Sha256};
 use wasmtime::Engine;
-use wasmtime::component::{Component, Linker};
+use wasmtime::component::Linker;
 
 pub use self::engine::{EPOCH_TICK, MAX_PLUGIN_MEMORY};
 pub use self::invoke::{CarrierClient, ErpClient, FlowClient, InvokeError, TrapKind};
-pub use self::registry::{LoadError, PluginInfo};
+pub use self::metrics::Metrics;
+pub use self::registry::{
+    LoadError, PROBATION_CALLS, PluginInfo, VersionError, VersionInfo, VersionStatus,
+};
 pub(crate) use self::registry::{LoadedKind, LoadedPlugin};
 use self::state::HostState;
 pub use self::state::WorkRef;
@@ -102,6 +105,8 @@ pub(crate) struct RuntimeInner {
     bindings: RwLock<HashMap<(String, String), Arc<Binding>>>,
     pub(crate) services: Services,
     pub(crate) http: reqwest::Client,
+    versions: registry::Versions,
+    pub(crate) metrics: Arc<Metrics>,
 }
 
 /// Loads plugins and invokes them. Cheap to clone; clones share everything.
@@ -135,6 +140,8 @@ impl Runtime {
                 bindings: RwLock::new(HashMap::new()),
                 services,
                 http,
+                versions: registry::Versions::default(),
+                metrics: Arc::new(Metrics::default()),
             }),
         })
     }
@@ -148,25 +155,7 @@ impl Runtime {
     /// world — every import provided by the host, every export of the world present — and makes
     /// it the active version of its plugin id. Nothing changes when the check fails.
     pub fn load(&self, manifest: Manifest, bytes: &[u8]) -> Result<PluginInfo, LoadError> {
-        let hash = hex::encode(Sha256::digest(bytes));
-        let component =
-            Component::new(&self.inner.engine, bytes).map_err(|source| LoadError::Compile {
-                plugin: manifest.id.clone(),
-                source,
-            })?;
-        let linker = match manifest.world {
-            crate::manifest::WorldKind::Flow => &self.inner.flow_linker,
-            _ => &self.inner.connector_linker,
-        };
-        let loaded = registry::check(&manifest, linker, &component, hash)?;
-        let info = loaded.info();
-        let mut plugins = self
-            .inner
-            .plugins
-            .write()
-            .unwrap_or_else(|p| p.into_inner());
-        plugins.insert(manifest.id.clone(), Arc::new(loaded));
-        Ok(info)
+        self.load_startup(manifest, bytes)
     }
 
     /// Binds a loaded (or not yet loaded) plugin to a tenant with its grants and settings,

@@ -141,6 +141,13 @@ impl FlowRunner {
         &self.settings
     }
 
+    /// Counts retries for `/metrics`.
+    fn count_retries(&self, what: &'static str, n: u64) {
+        self.runtime
+            .metrics()
+            .observe_retries(&self.settings.tenant, &self.settings.flow, what, n);
+    }
+
     fn tick(&self) -> Tick {
         Tick {
             tenant: self.settings.tenant.clone(),
@@ -234,7 +241,10 @@ impl FlowRunner {
                 Ok(Ok(ItemState::Completed)) => report.completed += 1,
                 Ok(Ok(ItemState::Held)) => report.held += 1,
                 Ok(Ok(ItemState::Failed)) => report.failed += 1,
-                Ok(Ok(_)) => report.retried += 1,
+                Ok(Ok(_)) => {
+                    report.retried += 1;
+                    self.count_retries("item", 1);
+                }
                 Ok(Err(e)) => tracing::error!("work item run failed: {e}"),
                 Err(join) => tracing::error!("work item task failed: {join}"),
             }
@@ -373,6 +383,7 @@ impl FlowRunner {
                         self.store
                             .inbox_finish(entry.id, "pending", Some(&describe(&e)), next)?;
                         report.retried += 1;
+                        self.count_retries("inbox", 1);
                     }
                     Err(e) => {
                         tracing::warn!(
@@ -412,6 +423,7 @@ impl FlowRunner {
                             .inbox_finish(*id, "pending", Some(&describe(&e)), next)?;
                     }
                     report.retried += u32::try_from(parsed.len()).unwrap_or(u32::MAX);
+                    self.count_retries("inbox", parsed.len() as u64);
                     return Ok(report);
                 }
             }

@@ -166,8 +166,15 @@ impl Service {
         services.clock = options.clock.clone();
         services.credentials = tokens.clone() as Arc<dyn Credentials>;
         let runtime = Runtime::new(services, Some(&data_dir.join("cache")))?;
+        runtime
+            .keep_versions(store.clone(), data_dir.join("plugins"))
+            .map_err(|source| ServiceError::Store {
+                path: data_dir.clone(),
+                source,
+            })?;
 
         load_plugins(&runtime, &config)?;
+        runtime.restore_active_versions();
         for binding in config.bindings() {
             runtime.bind(binding);
         }
@@ -207,6 +214,7 @@ impl Service {
                 )));
             }
         }
+        crate::admin::schedules::restore(store.as_ref(), &flows);
         let admin_token = options.admin_token.clone().or_else(|| {
             std::env::var(&config.service.admin_token_env)
                 .ok()
@@ -333,6 +341,7 @@ impl Service {
             let clock = self.clock.clone();
             tasks.spawn(async move { flow.run_loop(clock, shutdown).await });
         }
+        tasks.spawn(crate::admin::watch_plugins_dir(self.clone()));
         let token = self.shutdown.clone();
         tasks.spawn(async move {
             let shutdown = token.clone();
