@@ -338,48 +338,17 @@ impl SimHost {
 
     /// The IFS connector's settings for the simulator.
     pub fn ifs_settings(&self) -> BTreeMap<String, String> {
-        [
-            ("host", origin(&self.info.ifs.base_url)),
-            ("freight.charge-type", "FREIGHT".into()),
-            (
-                "writeback.carrier-shipment-id-field",
-                "Cf$_CarrierShipmentId".into(),
-            ),
-        ]
-        .into_iter()
-        .map(|(k, v)| (k.to_owned(), v))
-        .collect()
+        host::cli::demo::ifs_settings(&self.info)
     }
 
-    /// The UPS connector's settings for the simulator: ships from the ATL1 site (a US shipper,
-    /// so `units = auto` declares pounds and inches).
+    /// The UPS connector's settings for the simulator (the demo's): ships from the ATL1 site
+    /// (a US shipper, so `units = auto` declares pounds and inches), the VNL1 site with its
+    /// own Dutch shipper; Track Alert pushes go to this harness's webhook server.
     pub fn ups_settings(&self) -> BTreeMap<String, String> {
-        let ship_from = serde_json::json!({
-            "name": "ML Apparel Inc.", "attention": "Shipping",
-            "lines": ["1200 Fulton Industrial Blvd SW"], "city": "Atlanta", "state": "GA",
-            "postal-code": "30336", "country": "US", "phone": "4045550100",
-        });
-        // The Venlo site ships with its own ship-from (a Dutch shipper: KGS/CM, EUR charges).
-        let sites = serde_json::json!({
-            "VNL1": { "ship-from": {
-                "name": "ML Apparel Europe B.V.", "attention": "Shipping", "lines": ["Celsiusweg 20"],
-                "city": "Venlo", "postal-code": "5928 PR", "country": "NL", "phone": "+31775550100",
-            }},
-        });
-        [
-            ("base-url", self.info.ups.base_url.clone()),
-            ("sites", sites.to_string()),
-            ("shipper-number", self.info.ups.account_number.clone()),
-            ("ship-from", ship_from.to_string()),
-            ("transaction-src", "mlc-it".into()),
-            (
-                "trackalert-webhook-url",
-                format!("{}/webhooks/ups/{TENANT}", self.webhook.url),
-            ),
-        ]
-        .into_iter()
-        .map(|(k, v)| (k.to_owned(), v))
-        .collect()
+        let webhook = format!("{}/webhooks/ups/{TENANT}", self.webhook.url);
+        let mut settings = host::cli::demo::ups_settings(&self.info, &webhook);
+        settings.insert("transaction-src".into(), "mlc-it".into());
+        settings
     }
 
     /// Binds the IFS connector to `tenant` with the simulator settings, `overrides` on top.
