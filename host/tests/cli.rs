@@ -455,3 +455,56 @@ credential = {{ secret = "trackalert-credential" }}
         "tracking updates lost after {kills} kills"
     );
 }
+
+#[tokio::test]
+async fn serve_refuses_a_bad_config_and_exits_zero_on_sigterm() {
+    let dir = tempfile::tempdir().unwrap();
+    let bad = dir.path().join("bad.toml");
+    std::fs::write(&bad, "[service]\nadmin_listen = \"not an address\"\n").unwrap();
+    let out = Command::new(BIN)
+        .args(["serve", "--config"])
+        .arg(&bad)
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(2));
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(
+        err.contains("bad.toml") && err.contains("admin_listen"),
+        "{err}"
+    );
+
+    let admin_port = free_port();
+    let good = dir.path().join("ml-connector.toml");
+    std::fs::write(
+        &good,
+        format!(
+            "[service]\ndata_dir = \"{}\"\nadmin_listen = \"127.0.0.1:{admin_port}\"\nwebhook_listen = \"127.0.0.1:{}\"\n",
+            dir.path().join("data").display(),
+            free_port()
+        ),
+    )
+    .unwrap();
+    let mut child = Command::new(BIN)
+        .args(["serve", "--config"])
+        .arg(&good)
+        .env("RUST_LOG", "error")
+        .stderr(Stdio::null())
+        .spawn()
+        .unwrap();
+    let client = reqwest::Client::new();
+    wait_ready(&client, &format!("http://127.0.0.1:{admin_port}")).await;
+    let sent = Command::new("kill")
+        .args(["-TERM", &child.id().to_string()])
+        .status()
+        .unwrap();
+    assert!(sent.success());
+    let deadline = Instant::now() + Duration::from_secs(20);
+    let status = loop {
+        if let Some(status) = child.try_wait().unwrap() {
+            break status;
+        }
+        assert!(Instant::now() < deadline, "serve did not stop on SIGTERM");
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    };
+    assert!(status.success(), "serve exited with {status} on SIGTERM");
+}
