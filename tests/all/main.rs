@@ -6,8 +6,10 @@
     reason = "test code: a failed step should fail the test loudly, helpers included"
 )]
 
+mod admin;
 mod credentials;
 mod ifs_cloud;
+mod polyglot;
 mod runtime;
 mod service;
 mod shipment_sync;
