@@ -22,6 +22,7 @@ const PLUGINS: &[(&str, &str, bool)] = &[
     ("echo-carrier", "ECHO_CARRIER", false),
     ("probe-flow", "PROBE_FLOW", false),
     ("bad-import", "BAD_IMPORT", false),
+    ("alt-erp", "ALT_ERP", false),
 ];
 
 fn main() {

@@ -42,7 +42,7 @@ pub(super) async fn metrics(State(service): State<Shared>) -> Response {
     );
     let versions = service.runtime.versions(None);
     for p in service.runtime.plugins() {
-        let world = p.world.to_string();
+        let world = crate::runtime::world_id(p.world);
         sample(
             &mut out,
             "mlc_plugin_active_version",
@@ -50,7 +50,7 @@ pub(super) async fn metrics(State(service): State<Shared>) -> Response {
                 ("plugin", &p.id),
                 ("hash", &p.hash),
                 ("version", &p.version),
-                ("world", &world),
+                ("world", world),
             ],
             1.0,
         );

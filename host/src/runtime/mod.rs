@@ -22,7 +22,7 @@ pub use self::engine::{EPOCH_TICK, MAX_PLUGIN_MEMORY};
 pub use self::invoke::{CarrierClient, ErpClient, FlowClient, InvokeError, TrapKind};
 pub use self::metrics::Metrics;
 pub use self::registry::{
-    LoadError, PROBATION_CALLS, PluginInfo, VersionError, VersionInfo, VersionStatus,
+    LoadError, PROBATION_CALLS, PluginInfo, VersionError, VersionInfo, VersionStatus, world_id,
 };
 pub(crate) use self::registry::{LoadedKind, LoadedPlugin};
 use self::state::HostState;

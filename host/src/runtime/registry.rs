@@ -249,6 +249,15 @@ fn is_id(s: &str) -> bool {
             .all(|c| c.is_ascii_lowercase() || c.is_ascii_digit() || c == '-')
 }
 
+/// The short name of a world, as the config and the API spell it.
+pub fn world_id(world: WorldKind) -> &'static str {
+    match world {
+        WorldKind::Erp => "erp",
+        WorldKind::Carrier => "carrier",
+        WorldKind::Flow => "flow",
+    }
+}
+
 /// The meta key remembering which version of a plugin was last chosen at run time.
 fn pin_key(plugin: &str) -> String {
     format!("plugin.active.{plugin}")
@@ -424,7 +433,7 @@ impl RuntimeInner {
                 plugin: id.clone(),
                 hash: new.hash.clone(),
                 version: new.manifest.version.clone(),
-                world: new.manifest.world.to_string(),
+                world: world_id(new.manifest.world).to_owned(),
                 source: source.to_owned(),
                 loaded_at_ms: now,
                 status: VersionStatus::Active.as_str().to_owned(),
@@ -666,7 +675,7 @@ impl super::Runtime {
                         plugin: id,
                         hash,
                         version: manifest.version,
-                        world: manifest.world.to_string(),
+                        world: world_id(manifest.world).to_owned(),
                         source: source.to_owned(),
                         loaded_at_ms: now,
                         status: VersionStatus::Refused.as_str().to_owned(),
