@@ -393,6 +393,22 @@ async fn every_admin_endpoint_answers_with_the_token_and_401_without() {
             .status,
         StatusCode::BAD_REQUEST
     );
+    let broken = send(
+        app,
+        "POST",
+        "/api/v1/plugins/ups/activate",
+        Some(TOKEN),
+        Some("application/json"),
+        b"{not json".to_vec(),
+    )
+    .await;
+    assert_eq!(broken.status, StatusCode::BAD_REQUEST);
+    assert!(
+        broken.json()["error"]
+            .as_str()
+            .unwrap()
+            .contains("invalid JSON")
+    );
     let same = post_json(
         app,
         "/api/v1/plugins/ups/activate",

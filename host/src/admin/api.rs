@@ -46,6 +46,17 @@ fn tenant_exists(service: &Service, tenant: &str) -> ApiResult<()> {
         .ok_or_else(|| AdminError::NotFound(format!("no tenant `{tenant}`")))
 }
 
+/// Parses a JSON body into `T`, answering in the API's error format: malformed JSON is a 400,
+/// JSON of the wrong shape (a missing or unknown field) a 422.
+fn parse_body<T: serde::de::DeserializeOwned>(body: &[u8]) -> ApiResult<T> {
+    serde_json::from_slice(body).map_err(|e| match e.classify() {
+        serde_json::error::Category::Data => {
+            AdminError::Unprocessable(format!("invalid body: {e}"))
+        }
+        _ => AdminError::BadRequest(format!("invalid JSON body: {e}")),
+    })
+}
+
 fn version_error(e: VersionError) -> AdminError {
     match e {
         VersionError::UnknownPlugin { .. } | VersionError::UnknownVersion { .. } => {
@@ -204,8 +215,9 @@ pub(super) struct ActivateBody {
 pub(super) async fn activate(
     State(service): State<Shared>,
     Path(id): Path<String>,
-    Json(body): Json<ActivateBody>,
+    body: Bytes,
 ) -> ApiResult<Json<Value>> {
+    let body: ActivateBody = parse_body(&body)?;
     let selector = match (body.hash, body.version) {
         (Some(h), None) => h,
         (None, Some(v)) => v,
@@ -242,8 +254,7 @@ pub(super) async fn rollback(
     let body: RollbackBody = if body.is_empty() {
         RollbackBody::default()
     } else {
-        serde_json::from_slice(&body)
-            .map_err(|e| AdminError::BadRequest(format!("invalid body: {e}")))?
+        parse_body(&body)?
     };
     let reason = body
         .reason
@@ -339,9 +350,10 @@ pub(super) async fn schedules(
 pub(super) async fn set_schedule(
     State(service): State<Shared>,
     Path((tenant, flow)): Path<(String, String)>,
-    Json(spec): Json<ScheduleSpec>,
+    body: Bytes,
 ) -> ApiResult<Json<Value>> {
     tenant_exists(&service, &tenant)?;
+    let spec: ScheduleSpec = parse_body(&body)?;
     let handle = service
         .flow(&tenant, &flow)
         .ok_or_else(|| AdminError::NotFound(format!("tenant `{tenant}` has no flow `{flow}`")))?;
