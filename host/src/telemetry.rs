@@ -11,8 +11,14 @@ pub const DEFAULT_FILTER: &str = "info,wasmtime=warn,cranelift=warn";
 /// Installs the global subscriber. A second call (tests, an embedding) leaves the first in
 /// place.
 pub fn init(format: LogFormat) {
+    init_with_default(format, DEFAULT_FILTER);
+}
+
+/// Like [`init`], with another filter when `RUST_LOG` is not set (the demo keeps the terminal
+/// for its progress and logs only warnings).
+pub fn init_with_default(format: LogFormat, default_filter: &str) {
     let filter =
-        EnvFilter::try_from_default_env().unwrap_or_else(|_| EnvFilter::new(DEFAULT_FILTER));
+        EnvFilter::try_from_default_env().unwrap_or_else(|_| EnvFilter::new(default_filter));
     let builder = tracing_subscriber::fmt()
         .with_env_filter(filter)
         .with_writer(std::io::stderr);

@@ -415,12 +415,8 @@ pub async fn run(args: DemoArgs) -> ExitCode {
 
 async fn drive(args: DemoArgs) -> Result<ExitCode, String> {
     let started = Instant::now();
-    // Logs go to stderr; keep them quiet unless asked, so progress stays readable.
-    if std::env::var_os("RUST_LOG").is_none() {
-        super::init_logging_with("warn,wasmtime=warn");
-    } else {
-        super::init_logging(crate::config::LogFormat::Text);
-    }
+    // Logs go to stderr; keep them to warnings unless asked, so progress stays readable.
+    crate::telemetry::init_with_default(crate::config::LogFormat::Text, "warn");
     let (_tmp, data_dir) = match &args.data_dir {
         Some(dir) => (None, dir.clone()),
         None => {

@@ -79,33 +79,6 @@ pub fn run() -> ExitCode {
     })
 }
 
-/// Sets up `tracing`: `RUST_LOG` filter (default `info,wasmtime=warn`), text or JSON lines on
-/// stderr.
-pub fn init_logging(format: crate::config::LogFormat) {
-    use tracing_subscriber::EnvFilter;
-    let filter = EnvFilter::try_from_default_env()
-        .unwrap_or_else(|_| EnvFilter::new("info,wasmtime=warn,cranelift=warn"));
-    init_with_filter(filter, format);
-}
-
-/// Sets up `tracing` with a fixed filter (text on stderr).
-pub fn init_logging_with(filter: &str) {
-    init_with_filter(
-        tracing_subscriber::EnvFilter::new(filter),
-        crate::config::LogFormat::Text,
-    );
-}
-
-fn init_with_filter(filter: tracing_subscriber::EnvFilter, format: crate::config::LogFormat) {
-    let builder = tracing_subscriber::fmt()
-        .with_env_filter(filter)
-        .with_writer(std::io::stderr);
-    let _ = match format {
-        crate::config::LogFormat::Json => builder.json().try_init(),
-        crate::config::LogFormat::Text => builder.try_init(),
-    };
-}
-
 fn report<E: std::fmt::Display>(result: Result<(), E>) -> ExitCode {
     match result {
         Ok(()) => ExitCode::SUCCESS,

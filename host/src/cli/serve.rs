@@ -23,7 +23,7 @@ pub async fn run(args: ServeArgs) -> ExitCode {
             return ExitCode::from(2);
         }
     };
-    super::init_logging(config.service.log_format);
+    crate::telemetry::init(config.service.log_format);
     let service = match Service::build(config, ServiceOptions::default()).await {
         Ok(s) => s,
         Err(e) => {
