@@ -100,7 +100,13 @@ fn load_file(service: &Service, path: &Path) -> Option<DirLoad> {
 
 /// Polls the plugins directory (if configured) until the service shuts down.
 pub async fn watch_plugins_dir(service: Arc<Service>) {
-    if service.config.service.plugins_dir.is_none() {
+    let Some(dir) = service.config.service.plugins_dir.clone() else {
+        return;
+    };
+    // Create it up front: an operator drops files into it later, and a missing directory would
+    // otherwise warn on every poll.
+    if let Err(e) = std::fs::create_dir_all(&dir) {
+        tracing::warn!(dir = %dir.display(), "cannot create the plugins directory; not watching it: {e}");
         return;
     }
     let shutdown = service.shutdown_token();

@@ -202,8 +202,9 @@ impl Service {
                         carrier: f.carrier.clone(),
                         concurrency: f.concurrency,
                         retry: RetryPolicy {
+                            base: f.retry_base,
+                            max: f.retry_max,
                             max_attempts: f.max_attempts,
-                            ..RetryPolicy::default()
                         },
                     },
                 );
