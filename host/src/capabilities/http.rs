@@ -11,7 +11,7 @@
 
 use std::future::Future;
 use std::sync::Arc;
-use std::time::{Duration, Instant};
+use std::time::Instant;
 
 use bytes::Bytes;
 use futures::future::BoxFuture;
@@ -532,9 +532,6 @@ fn clip(s: &str) -> String {
     }
     format!("{}… ({} bytes)", &s[..end], s.len())
 }
-
-/// Default per-request timeout when a plugin sets none.
-pub const DEFAULT_TIMEOUT: Duration = Duration::from_secs(60);
 
 #[cfg(test)]
 mod tests {

@@ -161,9 +161,6 @@ impl FlowHandle {
     pub async fn run_loop(self: Arc<Self>, clock: SharedClock, shutdown: CancellationToken) {
         use std::sync::atomic::Ordering::SeqCst;
         let settings = self.runner.settings().clone();
-        let span = tracing::info_span!("flow", tenant = %settings.tenant, flow = %settings.flow);
-        let _enter = span.enter();
-        drop(_enter);
         let mut next_maintain = clock.now();
         loop {
             if shutdown.is_cancelled() {
