@@ -134,7 +134,7 @@ async fn a_tenant_whose_ups_rate_limits_everything_does_not_hold_up_another() {
         .filter(|r| r.path.contains("/addressvalidation/"))
         .count();
     assert!(
-        throttled_calls >= 1 && throttled_calls <= 30,
+        (1..=30).contains(&throttled_calls),
         "beta's UPS saw {throttled_calls} address validations"
     );
     run.service.shutdown();
