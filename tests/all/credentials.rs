@@ -222,7 +222,7 @@ async fn ups_read(http: &reqwest::Client, base: &str, auth: &str) -> u16 {
 /// Everything the host logs while this test binary runs (one global subscriber, installed by
 /// the first test that asks; tests read it as a whole, so concurrent tests only add text).
 #[derive(Clone, Default)]
-struct LogBuffer(Arc<Mutex<Vec<u8>>>);
+pub(crate) struct LogBuffer(Arc<Mutex<Vec<u8>>>);
 
 impl std::io::Write for LogBuffer {
     fn write(&mut self, buf: &[u8]) -> std::io::Result<usize> {
@@ -236,7 +236,7 @@ impl std::io::Write for LogBuffer {
 
 static LOGS: std::sync::OnceLock<LogBuffer> = std::sync::OnceLock::new();
 
-fn captured_logs() -> LogBuffer {
+pub(crate) fn captured_logs() -> LogBuffer {
     LOGS.get_or_init(|| {
         let buffer = LogBuffer::default();
         let writer = buffer.clone();
@@ -255,7 +255,7 @@ fn captured_logs() -> LogBuffer {
 }
 
 impl LogBuffer {
-    fn text(&self) -> String {
+    pub(crate) fn text(&self) -> String {
         String::from_utf8_lossy(&self.0.lock().unwrap()).into_owned()
     }
 }

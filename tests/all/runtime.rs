@@ -225,11 +225,24 @@ async fn wall_clock_timeout_stops_a_plugin_waiting_on_the_network() {
 
 #[tokio::test]
 async fn guest_output_goes_to_the_host_log_not_stdout() {
+    let logs = crate::credentials::captured_logs();
     let h = probe_host();
     h.bind(T, "probe", &[], &[]);
+    let marker = "hello-from-the-guest-7f3a";
     assert_eq!(
-        probe(&h, T, "print hello from the guest").await.unwrap(),
+        probe(&h, T, &format!("print {marker}")).await.unwrap(),
         "printed"
+    );
+    let text = logs.text();
+    let line = text
+        .lines()
+        .find(|l| l.contains(marker))
+        .unwrap_or_else(|| panic!("guest stdout did not reach the host log"));
+    assert!(
+        line.contains("plugin=probe")
+            && line.contains("tenant=tenant-a")
+            && line.contains("stream=\"stdout\""),
+        "{line}"
     );
 }
 

@@ -42,6 +42,15 @@ impl TestHost {
     pub fn with_credentials(
         credentials: Arc<dyn host::capabilities::http::Credentials>,
     ) -> TestHost {
+        Self::build(credentials, None)
+    }
+
+    /// A runtime over an in-memory store with `credentials`, and wasmtime's compilation cache
+    /// in `cache_dir` when given.
+    pub fn build(
+        credentials: Arc<dyn host::capabilities::http::Credentials>,
+        cache_dir: Option<&std::path::Path>,
+    ) -> TestHost {
         let store: Arc<dyn Store> = Arc::new(SqliteStore::in_memory().expect("in-memory store"));
         let vault = Vault::open(store.clone(), MasterKey::generate()).expect("vault");
         let clock = Arc::new(OffsetClock::new());
@@ -49,7 +58,7 @@ impl TestHost {
         services.vault = Some(vault.clone());
         services.clock = clock.clone();
         services.credentials = credentials;
-        let runtime = Runtime::new(services, None).expect("runtime");
+        let runtime = Runtime::new(services, cache_dir).expect("runtime");
         TestHost {
             runtime,
             store,

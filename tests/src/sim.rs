@@ -14,12 +14,8 @@ use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
 use host::capabilities::http::{CredentialError, Credentials};
-use host::clock::OffsetClock;
-use host::db::{SqliteStore, Store};
 use host::manifest::{Binding, Grants, HostGrant, WorldKind};
 use host::runtime::{CarrierClient, ErpClient};
-use host::runtime::{Runtime, Services};
-use host::vault::{MasterKey, Vault};
 pub use simulators::{FaultKind, FaultSpec, RequestRecord, SimInfo, SimOptions, Simulators};
 
 use crate::{CountingServer, TestHost, bundled};
@@ -271,21 +267,8 @@ fn lock<T>(m: &Mutex<T>) -> std::sync::MutexGuard<'_, T> {
 /// the system temp directory: every simulator test loads the same two components, and
 /// deserializing them instead of compiling them again keeps each test to about a second.
 fn cached_host(credentials: Arc<dyn Credentials>) -> TestHost {
-    let store: Arc<dyn Store> = Arc::new(SqliteStore::in_memory().expect("in-memory store"));
-    let vault = Vault::open(store.clone(), MasterKey::generate()).expect("vault");
-    let clock = Arc::new(OffsetClock::new());
-    let mut services = Services::new(store.clone());
-    services.vault = Some(vault.clone());
-    services.clock = clock.clone();
-    services.credentials = credentials;
     let cache = std::env::temp_dir().join("mlc-integration-tests-wasm-cache");
-    let runtime = Runtime::new(services, Some(&cache)).expect("runtime");
-    TestHost {
-        runtime,
-        store,
-        vault,
-        clock,
-    }
+    TestHost::build(credentials, Some(&cache))
 }
 
 /// `scheme://host:port` of a URL, as a grant.

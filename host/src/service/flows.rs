@@ -242,7 +242,13 @@ impl FlowHandle {
 
             // Sleep until the earliest of: next discovery, next upkeep, next due item.
             let now = clock.now();
-            let mut wake_at = next_maintain.min(self.status().next_discover.unwrap_or(now));
+            // Read one field under the lock: `status()` would clone the run history every turn.
+            let next_discover = self
+                .status
+                .lock()
+                .unwrap_or_else(|p| p.into_inner())
+                .next_discover;
+            let mut wake_at = next_maintain.min(next_discover.unwrap_or(now));
             if let Ok(Some(due_ms)) = self.runner.next_due()
                 && let Some(due) = DateTime::<Utc>::from_timestamp_millis(due_ms)
             {
