@@ -7,6 +7,8 @@
 //!   `Store`, `Linker` and `Component`.
 //! - [`capabilities`]: what plugins may import — one module per WIT interface — including the
 //!   egress gate for `wasi:http` and the routing of a flow's `erp`/`carrier` imports.
+//! - [`durability`]: the step journal, memoization and exactly-once creation: what makes a
+//!   flow's work survive crashes, retries and replays without doing anything twice.
 //! - [`db`]: durable state behind the [`db::Store`] trait (SQLite by default).
 //! - [`vault`]: secrets encrypted at rest.
 //! - [`manifest`]: plugin manifests, grants and tenant bindings.
@@ -21,6 +23,7 @@ pub mod clock;
 pub mod config;
 pub mod credentials;
 pub mod db;
+pub mod durability;
 pub mod manifest;
 pub mod runtime;
 pub mod scheduler;

@@ -27,7 +27,7 @@ CREATE TABLE IF NOT EXISTS steps (
     item_id TEXT NOT NULL, attempt INTEGER NOT NULL, seq INTEGER NOT NULL,
     operation TEXT NOT NULL, step_key TEXT NOT NULL, status TEXT NOT NULL,
     input TEXT NOT NULL, output TEXT, error TEXT,
-    started_ms INTEGER NOT NULL, ended_ms INTEGER
+    started_ms INTEGER NOT NULL, ended_ms INTEGER, callee TEXT
 );
 CREATE INDEX IF NOT EXISTS steps_item ON steps (item_id, operation, step_key);
 CREATE TABLE IF NOT EXISTS inbox (
@@ -40,6 +40,20 @@ CREATE TABLE IF NOT EXISTS inbox (
 );
 CREATE INDEX IF NOT EXISTS inbox_due ON inbox (tenant, state, next_at_ms);
 "#;
+
+/// Brings a journal created by an earlier version up to [`SCHEMA`]: columns added since are
+/// added in place (SQLite's `CREATE TABLE IF NOT EXISTS` leaves an existing table as it was).
+pub(crate) fn migrate(conn: &rusqlite::Connection) -> rusqlite::Result<()> {
+    let has_callee: bool = conn.query_row(
+        "SELECT COUNT(*) FROM pragma_table_info('steps') WHERE name = 'callee'",
+        [],
+        |r| r.get::<_, i64>(0).map(|n| n > 0),
+    )?;
+    if !has_callee {
+        conn.execute_batch("ALTER TABLE steps ADD COLUMN callee TEXT")?;
+    }
+    Ok(())
+}
 
 /// Where a work item is in its life.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
@@ -92,6 +106,97 @@ impl FromStr for ItemState {
             other => return Err(format!("unknown work item state `{other}`")),
         })
     }
+}
+
+/// How a journaled step ended (or that it has not yet).
+///
+/// The stored names are part of the audit trail's format (`GET /api/v1/audit`), so they do not
+/// change.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum StepStatus {
+    /// Begun; no outcome journaled yet. Seen after a crash mid-call: the outcome is in doubt.
+    Started,
+    /// Succeeded; its output is journaled.
+    Ok,
+    /// Failed with an error that says the call had no effect.
+    Error,
+    /// Failed in a way that leaves the outcome in doubt (a timeout, a trap, `unavailable`).
+    Unknown,
+    /// Answered from an earlier run's journaled output instead of being repeated.
+    Replayed,
+    /// An in-doubt creation whose result was found at the carrier (`find-shipments`).
+    Reconciled,
+    /// A duplicate carrier shipment found during reconciliation, voided.
+    VoidedDuplicate,
+}
+
+impl StepStatus {
+    /// The stored name.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            StepStatus::Started => "started",
+            StepStatus::Ok => "ok",
+            StepStatus::Error => "error",
+            StepStatus::Unknown => "unknown",
+            StepStatus::Replayed => "replayed",
+            StepStatus::Reconciled => "reconciled",
+            StepStatus::VoidedDuplicate => "voided-duplicate",
+        }
+    }
+
+    /// Whether the step's output is a result a retry may be answered with.
+    pub fn has_result(self) -> bool {
+        matches!(self, StepStatus::Ok | StepStatus::Reconciled)
+    }
+
+    /// Whether the step may have taken effect without the journal knowing its result.
+    pub fn in_doubt(self) -> bool {
+        matches!(self, StepStatus::Started | StepStatus::Unknown)
+    }
+}
+
+impl fmt::Display for StepStatus {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.as_str())
+    }
+}
+
+impl FromStr for StepStatus {
+    type Err = String;
+    fn from_str(s: &str) -> Result<Self, Self::Err> {
+        Ok(match s {
+            "started" => StepStatus::Started,
+            "ok" => StepStatus::Ok,
+            "error" => StepStatus::Error,
+            "unknown" => StepStatus::Unknown,
+            "replayed" => StepStatus::Replayed,
+            "reconciled" => StepStatus::Reconciled,
+            "voided-duplicate" => StepStatus::VoidedDuplicate,
+            other => return Err(format!("unknown step status `{other}`")),
+        })
+    }
+}
+
+/// A step about to be journaled (see [`Journal::step_begin`]).
+#[derive(Debug, Clone)]
+pub struct NewStep<'a> {
+    /// The work item.
+    pub item_id: &'a str,
+    /// The item's run number.
+    pub attempt: u32,
+    /// Position within that run.
+    pub seq: u32,
+    /// The WIT function, e.g. `carrier.create-shipment`.
+    pub operation: &'a str,
+    /// What makes two calls "the same step" (memoization key); empty for live calls.
+    pub step_key: &'a str,
+    /// The plugin that served the call.
+    pub callee: &'a str,
+    /// Input (JSON, redacted).
+    pub input: &'a serde_json::Value,
+    /// When it started, ms since the epoch.
+    pub started_ms: i64,
 }
 
 /// A work item as stored.
@@ -187,8 +292,8 @@ pub struct StepRecord {
     pub operation: String,
     /// What makes two calls "the same step" (memoization key).
     pub step_key: String,
-    /// `started`, `ok`, `error`, `unknown`, `replayed`, `reconciled`, `voided-duplicate`.
-    pub status: String,
+    /// How it ended.
+    pub status: StepStatus,
     /// Input (JSON, redacted).
     pub input: serde_json::Value,
     /// Output (JSON), when it succeeded.
@@ -199,6 +304,8 @@ pub struct StepRecord {
     pub started_ms: i64,
     /// Ended, ms.
     pub ended_ms: Option<i64>,
+    /// The plugin that served the call (steps journaled before this was recorded have none).
+    pub callee: Option<String>,
 }
 
 /// A webhook delivery waiting in (or done with) the inbox.
@@ -267,16 +374,22 @@ fn step_from_row(row: &Row<'_>) -> rusqlite::Result<StepRecord> {
         seq: row.get(3)?,
         operation: row.get(4)?,
         step_key: row.get(5)?,
-        status: row.get(6)?,
+        status: {
+            let status: String = row.get(6)?;
+            // A name this build does not know (a newer host wrote it) is treated as in doubt,
+            // so exactly-once creation reconciles instead of trusting or ignoring it.
+            status.parse().unwrap_or(StepStatus::Unknown)
+        },
         input: json_col(row, 7)?.unwrap_or(serde_json::Value::Null),
         output: json_col(row, 8)?,
         error: row.get(9)?,
         started_ms: row.get(10)?,
         ended_ms: row.get(11)?,
+        callee: row.get(12)?,
     })
 }
 
-const STEP_COLS: &str = "id, item_id, attempt, seq, operation, step_key, status, input, output, error, started_ms, ended_ms";
+const STEP_COLS: &str = "id, item_id, attempt, seq, operation, step_key, status, input, output, error, started_ms, ended_ms, callee";
 
 fn inbox_from_row(row: &Row<'_>) -> rusqlite::Result<InboxEntry> {
     Ok(InboxEntry {
@@ -328,23 +441,13 @@ pub trait Journal: Send + Sync + 'static {
     /// The earliest `next_at_ms` of a pending or retry item, if any.
     fn next_due(&self, tenant: &str, flow: &str) -> Result<Option<i64>, StoreError>;
 
-    /// Journals the start of a step; returns its id.
-    #[expect(clippy::too_many_arguments, reason = "one flat row")]
-    fn step_begin(
-        &self,
-        item_id: &str,
-        attempt: u32,
-        seq: u32,
-        operation: &str,
-        step_key: &str,
-        input: &serde_json::Value,
-        now_ms: i64,
-    ) -> Result<i64, StoreError>;
+    /// Journals the start of a step (status `started`); returns its id.
+    fn step_begin(&self, step: &NewStep<'_>) -> Result<i64, StoreError>;
     /// Journals how a step ended.
     fn step_end(
         &self,
         step_id: i64,
-        status: &str,
+        status: StepStatus,
         output: Option<&serde_json::Value>,
         error: Option<&str>,
         now_ms: i64,
@@ -555,22 +658,22 @@ impl Journal for SqliteStore {
         })
     }
 
-    fn step_begin(
-        &self,
-        item_id: &str,
-        attempt: u32,
-        seq: u32,
-        operation: &str,
-        step_key: &str,
-        input: &serde_json::Value,
-        now_ms: i64,
-    ) -> Result<i64, StoreError> {
+    fn step_begin(&self, step: &NewStep<'_>) -> Result<i64, StoreError> {
         self.with("journal.step_begin", |c| {
-            c.execute(
-                "INSERT INTO steps (item_id, attempt, seq, operation, step_key, status, input, started_ms)
-                 VALUES (?1, ?2, ?3, ?4, ?5, 'started', ?6, ?7)",
-                params![item_id, attempt, seq, operation, step_key, input.to_string(), now_ms],
-            )?;
+            c.prepare_cached(
+                "INSERT INTO steps (item_id, attempt, seq, operation, step_key, status, input, started_ms, callee)
+                 VALUES (?1, ?2, ?3, ?4, ?5, 'started', ?6, ?7, ?8)",
+            )?
+            .execute(params![
+                step.item_id,
+                step.attempt,
+                step.seq,
+                step.operation,
+                step.step_key,
+                step.input.to_string(),
+                step.started_ms,
+                step.callee
+            ])?;
             Ok(c.last_insert_rowid())
         })
     }
@@ -578,7 +681,7 @@ impl Journal for SqliteStore {
     fn step_end(
         &self,
         step_id: i64,
-        status: &str,
+        status: StepStatus,
         output: Option<&serde_json::Value>,
         error: Option<&str>,
         now_ms: i64,
@@ -586,7 +689,7 @@ impl Journal for SqliteStore {
         self.with("journal.step_end", |c| {
             c.execute(
                 "UPDATE steps SET status = ?2, output = ?3, error = ?4, ended_ms = ?5 WHERE id = ?1",
-                params![step_id, status, output.map(|o| o.to_string()), error, now_ms],
+                params![step_id, status.as_str(), output.map(|o| o.to_string()), error, now_ms],
             )
             .map(|_| ())
         })

@@ -12,8 +12,8 @@ pub mod tokens;
 use serde::{Deserialize, Serialize};
 
 pub use journal::{
-    InboxEntry, InboxPut, ItemQuery, ItemState, ItemUpdate, Journal, NewItem, StepRecord,
-    WorkItemRecord,
+    InboxEntry, InboxPut, ItemQuery, ItemState, ItemUpdate, Journal, NewItem, NewStep, StepRecord,
+    StepStatus, WorkItemRecord,
 };
 pub use plugins::{PluginStore, PluginVersionRecord};
 pub use sqlite::SqliteStore;

@@ -69,6 +69,7 @@ impl SqliteStore {
         conn.busy_timeout(std::time::Duration::from_secs(5))?;
         conn.execute_batch(SCHEMA)?;
         conn.execute_batch(super::journal::SCHEMA)?;
+        super::journal::migrate(&conn)?;
         conn.execute_batch(super::tokens::SCHEMA)?;
         conn.execute_batch(super::plugins::SCHEMA)?;
         Ok(SqliteStore {

@@ -9,6 +9,7 @@ use wasmtime_wasi_http::{WasiHttpCtx, WasiHttpCtxView, WasiHttpView};
 
 use super::RuntimeInner;
 use crate::capabilities::http::EgressPolicy;
+use crate::durability::CallLog;
 use crate::manifest::Binding;
 
 /// Who is running: the tenant, the plugin, its binding and the work item, if any.
@@ -44,8 +45,8 @@ pub struct HostState {
     pub(crate) cpu: CpuMeter,
     pub(crate) inv: Invocation,
     pub(crate) rt: Arc<RuntimeInner>,
-    /// Position of the next journaled step in this run.
-    pub(crate) step_seq: u32,
+    /// The record of calls a flow routes to connectors (`None` in a connector's store).
+    pub(crate) calls: Option<CallLog>,
 }
 
 impl WasiView for HostState {

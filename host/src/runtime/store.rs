@@ -12,6 +12,8 @@ use super::{LoadedPlugin, RuntimeInner};
 use crate::capabilities::http::EgressPolicy;
 use crate::capabilities::log::GuestOutput;
 use crate::clock::WasiWallClock;
+use crate::durability::CallLog;
+use crate::manifest::WorldKind;
 
 /// Builds the store for one invocation of `plugin` as `inv`: its own resource table, WASI
 /// context with no filesystem, environment, arguments or sockets, egress gate from the binding's
@@ -44,9 +46,18 @@ pub(crate) fn new_store(
             max_ticks: (limits.cpu_ms / EPOCH_TICK.as_millis().max(1) as u64).max(1),
             exceeded: false,
         },
+        // Only a flow routes calls to connectors; a connector's store carries no call log.
+        calls: (plugin.manifest.world == WorldKind::Flow).then(|| {
+            CallLog::new(
+                rt.services.store.clone(),
+                rt.services.clock.clone(),
+                &inv.tenant,
+                &inv.plugin,
+                inv.work.clone(),
+            )
+        }),
         inv,
         rt: rt.clone(),
-        step_seq: 0,
     };
     let mut store = Store::new(&rt.engine, state);
     store.limiter(|s| &mut s.limiter);
