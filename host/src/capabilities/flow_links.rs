@@ -2,9 +2,9 @@
 //!
 //! A flow never reaches a connector directly: each call lands here, and the host calls the
 //! connector bound to the flow's tenant (the binding's `links`) in a fresh store of its own,
-//! with the connector's own grants. So every cross-plugin call passes the host, where it is
-//! timed, limited and recorded, and a trapping connector fails only that call: the flow gets an
-//! error value and carries on.
+//! with the connector's own grants ([`ConnectorRouter`], implemented by the runtime). So every
+//! cross-plugin call passes the host, where it is timed, limited and recorded, and a trapping
+//! connector fails only that call: the flow gets an error value and carries on.
 //!
 //! What is recorded, and which calls a retry answers from the journal, is the durability core's
 //! business ([`crate::durability`]); this module only says, per function, whether it is a read
@@ -16,72 +16,205 @@
 //!   `void-shipment`;
 //! - `create-shipment` is exactly-once ([`durability::create_exactly_once`]).
 
-use crate::durability::{self, CallLog, Memo};
+use std::sync::Arc;
+
+use futures::future::BoxFuture;
+
+use crate::durability::{self, CallLog, CarrierCalls, Failure, Memo, WorkRef};
+use crate::manifest::Binding;
 use crate::runtime::bindings::flow_imports::{carrier, erp};
 use crate::runtime::bindings::types::{
     Address, AddressValidation, CarrierShipment, Error, FreightCharge, FreightOutcome, Label, Rate,
     RateRequest, ReadyPage, Shipment, ShipmentRequest, SubscriptionResult, TrackingEvent,
     TrackingPoll,
 };
-use crate::runtime::state::HostState;
+
+/// The connector a routed call goes to: a plugin bound in a tenant, working for a work item.
+#[derive(Debug, Clone, Copy)]
+pub struct Route<'a> {
+    /// The tenant (the flow's own).
+    pub tenant: &'a str,
+    /// The connector's plugin id.
+    pub plugin: &'a str,
+    /// The work item the flow is running, if any: the connector's own exchanges carry it.
+    pub work: Option<&'a WorkRef>,
+}
+
+/// The answer of a routed call.
+pub type Routed<'a, T> = BoxFuture<'a, Result<T, Failure>>;
+
+/// Calls connector exports on a flow's behalf, each in a fresh store with the connector's own
+/// grants. Implemented by the runtime; one method per function of `erp` and `carrier`.
+#[expect(
+    missing_docs,
+    reason = "each method is the WIT function of the same name"
+)]
+pub trait ConnectorRouter: Send + Sync + 'static {
+    fn list_ready_shipments<'a>(
+        &'a self,
+        to: Route<'a>,
+        cursor: Option<String>,
+        page: Option<String>,
+    ) -> Routed<'a, ReadyPage>;
+    fn get_shipment<'a>(&'a self, to: Route<'a>, erp_id: &'a str) -> Routed<'a, Shipment>;
+    fn record_carrier_shipment<'a>(
+        &'a self,
+        to: Route<'a>,
+        erp_id: &'a str,
+        shipment: &'a CarrierShipment,
+    ) -> Routed<'a, ()>;
+    fn record_freight_cost<'a>(
+        &'a self,
+        to: Route<'a>,
+        charge: &'a FreightCharge,
+    ) -> Routed<'a, FreightOutcome>;
+    fn record_tracking<'a>(
+        &'a self,
+        to: Route<'a>,
+        erp_id: &'a str,
+        event: &'a TrackingEvent,
+    ) -> Routed<'a, ()>;
+    fn validate_address<'a>(
+        &'a self,
+        to: Route<'a>,
+        address: &'a Address,
+    ) -> Routed<'a, AddressValidation>;
+    fn rate_shipment<'a>(
+        &'a self,
+        to: Route<'a>,
+        request: &'a RateRequest,
+    ) -> Routed<'a, Vec<Rate>>;
+    fn create_shipment<'a>(
+        &'a self,
+        to: Route<'a>,
+        request: &'a ShipmentRequest,
+    ) -> Routed<'a, CarrierShipment>;
+    fn find_shipments<'a>(
+        &'a self,
+        to: Route<'a>,
+        reference: &'a str,
+    ) -> Routed<'a, Vec<CarrierShipment>>;
+    fn void_shipment<'a>(&'a self, to: Route<'a>, shipment_id: &'a str) -> Routed<'a, ()>;
+    fn get_label<'a>(&'a self, to: Route<'a>, tracking_number: &'a str) -> Routed<'a, Label>;
+    fn subscribe_tracking<'a>(
+        &'a self,
+        to: Route<'a>,
+        tracking_numbers: &'a [String],
+    ) -> Routed<'a, SubscriptionResult>;
+    fn poll_tracking<'a>(
+        &'a self,
+        to: Route<'a>,
+        bookmark: Option<String>,
+    ) -> Routed<'a, TrackingPoll>;
+    fn track<'a>(
+        &'a self,
+        to: Route<'a>,
+        tracking_number: &'a str,
+    ) -> Routed<'a, Vec<TrackingEvent>>;
+    fn parse_tracking_webhook<'a>(
+        &'a self,
+        to: Route<'a>,
+        body: &'a [u8],
+    ) -> Routed<'a, Vec<TrackingEvent>>;
+}
+
+/// A flow's links: which connectors serve its imports in its tenant, how to reach them, and the
+/// log its calls are recorded in. Empty in a connector's store (connectors cannot import
+/// `erp` or `carrier`; the check at load refuses one that does).
+pub struct LinksCtx(Option<Links>);
+
+struct Links {
+    binding: Arc<Binding>,
+    router: Arc<dyn ConnectorRouter>,
+    calls: CallLog,
+}
+
+impl LinksCtx {
+    /// The links of a flow bound as `binding`, recording into `calls`.
+    pub fn new(binding: Arc<Binding>, router: Arc<dyn ConnectorRouter>, calls: CallLog) -> Self {
+        LinksCtx(Some(Links {
+            binding,
+            router,
+            calls,
+        }))
+    }
+
+    /// No links: every routed call is refused.
+    pub fn none() -> Self {
+        LinksCtx(None)
+    }
+
+    fn links(&mut self) -> Result<&mut Links, Error> {
+        self.0
+            .as_mut()
+            .ok_or_else(|| Error::Denied("only a flow can call connectors".into()))
+    }
+}
+
+impl Links {
+    /// The connector linked to this flow for `interface` in its tenant.
+    fn linked(&self, interface: &str) -> Result<String, Error> {
+        self.binding.links.get(interface).cloned().ok_or_else(|| {
+            Error::Denied(format!(
+                "no {interface} connector is linked to flow `{}` in tenant `{}`",
+                self.calls.caller(),
+                self.calls.tenant()
+            ))
+        })
+    }
+}
+
+/// The routed carrier as exactly-once creation sees it.
+struct RoutedCarrier<'a> {
+    router: &'a dyn ConnectorRouter,
+    to: Route<'a>,
+}
+
+impl CarrierCalls for RoutedCarrier<'_> {
+    async fn create_shipment(&self, request: &ShipmentRequest) -> Result<CarrierShipment, Failure> {
+        self.router.create_shipment(self.to, request).await
+    }
+
+    async fn find_shipments(&self, reference: &str) -> Result<Vec<CarrierShipment>, Failure> {
+        self.router.find_shipments(self.to, reference).await
+    }
+
+    async fn void_shipment(&self, shipment_id: &str) -> Result<(), Failure> {
+        self.router.void_shipment(self.to, shipment_id).await
+    }
+}
 
 fn to_json<T: serde::Serialize>(value: &T) -> serde_json::Value {
     serde_json::to_value(value).unwrap_or(serde_json::Value::Null)
 }
 
-impl HostState {
-    /// The connector linked to this flow for `interface` in its tenant.
-    fn linked(&self, interface: &str) -> Result<String, Error> {
-        self.inv
-            .binding
-            .links
-            .get(interface)
-            .cloned()
-            .ok_or_else(|| {
-                Error::Denied(format!(
-                    "no {interface} connector is linked to flow `{}` in tenant `{}`",
-                    self.inv.plugin, self.inv.tenant
-                ))
-            })
-    }
-
-    /// The flow's call log; a connector's store has none, and a connector that imports `erp`
-    /// or `carrier` is refused at load, so this only fails on a host bug.
-    fn call_log(&mut self) -> Result<&mut CallLog, Error> {
-        self.calls
-            .as_mut()
-            .ok_or_else(|| Error::Internal("routed call outside a flow".into()))
-    }
-}
-
-/// Routes one call: resolve the linked connector, call it (journaled), map errors.
+/// Routes one call: resolve the linked connector, call it through the router (recorded by the
+/// call log), answer the flow.
 macro_rules! route {
-    ($self:ident, $iface:literal, $op:literal, $memo:expr, $input:expr, $client:ident, |$c:ident| $call:expr) => {{
-        let callee = match $self.linked($iface) {
+    ($self:ident, $iface:literal, $op:literal, $memo:expr, $input:expr, |$r:ident, $to:ident| $call:expr) => {{
+        let links = match $self.links() {
+            Ok(links) => links,
+            Err(e) => return Ok(Err(e)),
+        };
+        let callee = match links.linked($iface) {
             Ok(callee) => callee,
             Err(e) => return Ok(Err(e)),
         };
-        let $c = $self
-            .rt
-            .$client(&$self.inv.tenant, &callee, $self.inv.work.clone());
-        let input = $input;
-        let log = match $self.call_log() {
-            Ok(log) => log,
-            Err(e) => return Ok(Err(e)),
+        let router = links.router.clone();
+        let tenant = links.calls.tenant().to_owned();
+        let work = links.calls.work().cloned();
+        let $r: &dyn ConnectorRouter = &*router;
+        let $to = Route {
+            tenant: &tenant,
+            plugin: &callee,
+            work: work.as_ref(),
         };
-        Ok(log
-            .call(
-                &callee,
-                $op,
-                $memo,
-                input,
-                move || async move { $call.await },
-            )
-            .await)
+        let input = $input;
+        Ok(links.calls.call(&callee, $op, $memo, input, || $call).await)
     }};
 }
 
-impl erp::Host for HostState {
+impl erp::Host for LinksCtx {
     #[tracing::instrument(name = "mlc.connect.erp.list-ready-shipments", skip(self))]
     async fn list_ready_shipments(
         &mut self,
@@ -95,8 +228,7 @@ impl erp::Host for HostState {
             "erp.list-ready-shipments",
             Memo::Live,
             input,
-            erp_client,
-            |c| c.list_ready_shipments(cursor, page)
+            |r, to| r.list_ready_shipments(to, cursor, page)
         )
     }
 
@@ -109,8 +241,7 @@ impl erp::Host for HostState {
             "erp.get-shipment",
             Memo::Live,
             input,
-            erp_client,
-            |c| c.get_shipment(&erp_id)
+            |r, to| r.get_shipment(to, &erp_id)
         )
     }
 
@@ -127,8 +258,7 @@ impl erp::Host for HostState {
             "erp.record-carrier-shipment",
             Memo::ByInput,
             input,
-            erp_client,
-            |c| c.record_carrier_shipment(&erp_id, &shipment)
+            |r, to| r.record_carrier_shipment(to, &erp_id, &shipment)
         )
     }
 
@@ -144,8 +274,7 @@ impl erp::Host for HostState {
             "erp.record-freight-cost",
             Memo::ByInput,
             input,
-            erp_client,
-            |c| c.record_freight_cost(&charge)
+            |r, to| r.record_freight_cost(to, &charge)
         )
     }
 
@@ -162,13 +291,12 @@ impl erp::Host for HostState {
             "erp.record-tracking",
             Memo::ByInput,
             input,
-            erp_client,
-            |c| c.record_tracking(&erp_id, &event)
+            |r, to| r.record_tracking(to, &erp_id, &event)
         )
     }
 }
 
-impl carrier::Host for HostState {
+impl carrier::Host for LinksCtx {
     #[tracing::instrument(name = "mlc.connect.carrier.validate-address", skip(self, address))]
     async fn validate_address(
         &mut self,
@@ -181,8 +309,7 @@ impl carrier::Host for HostState {
             "carrier.validate-address",
             Memo::Live,
             input,
-            carrier_client,
-            |c| c.validate_address(&address)
+            |r, to| r.validate_address(to, &address)
         )
     }
 
@@ -198,8 +325,7 @@ impl carrier::Host for HostState {
             "carrier.rate-shipment",
             Memo::Live,
             input,
-            carrier_client,
-            |c| c.rate_shipment(&request)
+            |r, to| r.rate_shipment(to, &request)
         )
     }
 
@@ -208,18 +334,26 @@ impl carrier::Host for HostState {
         &mut self,
         request: ShipmentRequest,
     ) -> wasmtime::Result<Result<CarrierShipment, Error>> {
-        let callee = match self.linked("carrier") {
+        let links = match self.links() {
+            Ok(links) => links,
+            Err(e) => return Ok(Err(e)),
+        };
+        let callee = match links.linked("carrier") {
             Ok(callee) => callee,
             Err(e) => return Ok(Err(e)),
         };
-        let client = self
-            .rt
-            .carrier_client(&self.inv.tenant, &callee, self.inv.work.clone());
-        let log = match self.call_log() {
-            Ok(log) => log,
-            Err(e) => return Ok(Err(e)),
+        let router = links.router.clone();
+        let tenant = links.calls.tenant().to_owned();
+        let work = links.calls.work().cloned();
+        let carrier = RoutedCarrier {
+            router: &*router,
+            to: Route {
+                tenant: &tenant,
+                plugin: &callee,
+                work: work.as_ref(),
+            },
         };
-        Ok(durability::create_exactly_once(log, &client, &callee, request).await)
+        Ok(durability::create_exactly_once(&mut links.calls, &carrier, &callee, request).await)
     }
 
     #[tracing::instrument(name = "mlc.connect.carrier.find-shipments", skip(self))]
@@ -234,8 +368,7 @@ impl carrier::Host for HostState {
             "carrier.find-shipments",
             Memo::Live,
             input,
-            carrier_client,
-            |c| c.find_shipments(&reference)
+            |r, to| r.find_shipments(to, &reference)
         )
     }
 
@@ -248,8 +381,7 @@ impl carrier::Host for HostState {
             "carrier.void-shipment",
             Memo::ByInput,
             input,
-            carrier_client,
-            |c| c.void_shipment(&shipment_id)
+            |r, to| r.void_shipment(to, &shipment_id)
         )
     }
 
@@ -265,8 +397,7 @@ impl carrier::Host for HostState {
             "carrier.get-label",
             Memo::Live,
             input,
-            carrier_client,
-            |c| c.get_label(&tracking_number)
+            |r, to| r.get_label(to, &tracking_number)
         )
     }
 
@@ -282,8 +413,7 @@ impl carrier::Host for HostState {
             "carrier.subscribe-tracking",
             Memo::Live,
             input,
-            carrier_client,
-            |c| c.subscribe_tracking(&tracking_numbers)
+            |r, to| r.subscribe_tracking(to, &tracking_numbers)
         )
     }
 
@@ -299,8 +429,7 @@ impl carrier::Host for HostState {
             "carrier.poll-tracking",
             Memo::Live,
             input,
-            carrier_client,
-            |c| c.poll_tracking(bookmark)
+            |r, to| r.poll_tracking(to, bookmark)
         )
     }
 
@@ -316,8 +445,7 @@ impl carrier::Host for HostState {
             "carrier.track",
             Memo::Live,
             input,
-            carrier_client,
-            |c| c.track(&tracking_number)
+            |r, to| r.track(to, &tracking_number)
         )
     }
 
@@ -333,8 +461,7 @@ impl carrier::Host for HostState {
             "carrier.parse-tracking-webhook",
             Memo::Live,
             input,
-            carrier_client,
-            |c| c.parse_tracking_webhook(&body)
+            |r, to| r.parse_tracking_webhook(to, &body)
         )
     }
 }

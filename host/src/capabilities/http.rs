@@ -1,7 +1,7 @@
 //! `wasi:http/outgoing-handler` behind the egress gate: the one place where a plugin's HTTP
 //! leaves the host.
 //!
-//! [`EgressPolicy::send_request`] (the `WasiHttpHooks` hook) checks every request against the
+//! [`EgressCtx`]'s `send_request` (the `WasiHttpHooks` hook) checks every request against the
 //! plugin's grant for its tenant — scheme, host and port must all match — and refuses anything
 //! else with `HttpRequestDenied`, which the guest sees as an error value, never a trap, and
 //! which sends nothing. Allowed requests get the connection's `Authorization` when the host is
@@ -18,10 +18,9 @@ use futures::future::BoxFuture;
 use http_body_util::{BodyExt, Full};
 use wasmtime_wasi_http::{Error as HttpError, RequestOptions, WasiBody, WasiHttpHooks};
 
-use crate::db::Exchange;
+use crate::clock::SharedClock;
+use crate::db::{Exchange, Store};
 use crate::manifest::{Binding, split_authority};
-use crate::runtime::RuntimeInner;
-use crate::runtime::state::Invocation;
 
 /// Why the host could not supply credentials for a connection. The guest receives a synthetic
 /// HTTP response with `status` (e.g. 429 with `Retry-After` when the daily token budget is
@@ -91,28 +90,84 @@ impl Credentials for NoCredentials {
     }
 }
 
-/// The egress gate of one store.
-pub struct EgressPolicy {
+/// Limits applied to every outgoing request.
+#[derive(Debug, Clone, Copy)]
+pub struct EgressLimits {
+    /// Largest response body a plugin may receive, in bytes.
+    pub max_response_bytes: usize,
+    /// Largest request body a plugin may send, in bytes.
+    pub max_request_bytes: usize,
+    /// Connect timeout.
+    pub connect_timeout: std::time::Duration,
+    /// Timeout for the whole exchange when the plugin sets none.
+    pub default_timeout: std::time::Duration,
+}
+
+impl Default for EgressLimits {
+    fn default() -> Self {
+        EgressLimits {
+            max_response_bytes: 16 * 1024 * 1024,
+            max_request_bytes: 8 * 1024 * 1024,
+            connect_timeout: std::time::Duration::from_secs(10),
+            default_timeout: std::time::Duration::from_secs(60),
+        }
+    }
+}
+
+/// What every egress gate of the host shares: the HTTP client, the credentials, the limits and
+/// the record of exchanges.
+pub struct EgressEnv {
+    client: reqwest::Client,
+    credentials: Arc<dyn Credentials>,
+    limits: EgressLimits,
+    store: Arc<dyn Store>,
+    clock: SharedClock,
+}
+
+impl EgressEnv {
+    /// Builds the shared HTTP client (no redirects: a plugin's grant names hosts, and a
+    /// redirect would leave them).
+    pub fn new(
+        credentials: Arc<dyn Credentials>,
+        limits: EgressLimits,
+        store: Arc<dyn Store>,
+        clock: SharedClock,
+    ) -> Result<Self, reqwest::Error> {
+        let client = reqwest::Client::builder()
+            .connect_timeout(limits.connect_timeout)
+            .redirect(reqwest::redirect::Policy::none())
+            .pool_max_idle_per_host(64)
+            .build()?;
+        Ok(EgressEnv {
+            client,
+            credentials,
+            limits,
+            store,
+            clock,
+        })
+    }
+}
+
+/// The egress gate of one store: one plugin binding's grants and connections, and the work item
+/// its exchanges belong to.
+pub struct EgressCtx {
     shared: Arc<EgressShared>,
 }
 
 struct EgressShared {
-    rt: Arc<RuntimeInner>,
-    tenant: String,
-    plugin: String,
+    env: Arc<EgressEnv>,
     binding: Arc<Binding>,
     work_item: Option<String>,
 }
 
-impl EgressPolicy {
-    pub(crate) fn new(rt: Arc<RuntimeInner>, inv: &Invocation) -> Self {
-        EgressPolicy {
+impl EgressCtx {
+    /// The gate for `binding`, recording its exchanges under `work_item`.
+    pub fn new(env: Arc<EgressEnv>, binding: Arc<Binding>, work_item: Option<String>) -> Self {
+        EgressCtx {
             shared: Arc::new(EgressShared {
-                rt,
-                tenant: inv.tenant.clone(),
-                plugin: inv.plugin.clone(),
-                binding: inv.binding.clone(),
-                work_item: inv.work.as_ref().map(|w| w.item_id.clone()),
+                env,
+                binding,
+                work_item,
             }),
         }
     }
@@ -120,7 +175,7 @@ impl EgressPolicy {
 
 type IoFuture = Box<dyn Future<Output = Result<(), HttpError>> + Send>;
 
-impl WasiHttpHooks for EgressPolicy {
+impl WasiHttpHooks for EgressCtx {
     fn send_request(
         &mut self,
         request: http::Request<WasiBody>,
@@ -161,168 +216,119 @@ const SECRET_KEYS: &[&str] = &[
 /// How much of a body the record keeps.
 const RECORDED_BODY: usize = 4 * 1024;
 
+/// Where a request goes, as the grant sees it.
+struct Target {
+    scheme: String,
+    host: String,
+    port: u16,
+    /// The URL as recorded: userinfo dropped, secret query values redacted.
+    shown: String,
+}
+
+/// What is known of an exchange before it is sent, for its record.
+struct Pending<'a> {
+    at_ms: i64,
+    started: Instant,
+    method: &'a http::Method,
+    target: &'a str,
+}
+
 impl EgressShared {
+    fn tenant(&self) -> &str {
+        &self.binding.tenant
+    }
+
+    fn plugin(&self) -> &str {
+        &self.binding.plugin
+    }
+
+    /// The gate's steps, in order: grant check, body limit, credential injection, transport
+    /// (with one fresh-token retry on a 401), recording.
     async fn send(
         &self,
         request: http::Request<WasiBody>,
         options: Option<RequestOptions>,
     ) -> Result<http::Response<WasiBody>, HttpError> {
         let started = Instant::now();
-        let at_ms = self.rt.services.clock.now_ms();
+        let at_ms = self.env.clock.now_ms();
         let (parts, body) = request.into_parts();
-        let scheme = parts
-            .uri
-            .scheme_str()
-            .unwrap_or("https")
-            .to_ascii_lowercase();
-        let default_port = if scheme == "http" { 80 } else { 443 };
-        let Some((host, port)) = parts
-            .uri
-            .authority()
-            .and_then(|a| split_authority(a.as_str(), default_port))
-        else {
-            return Err(HttpError::HttpRequestUriInvalid);
+        let target = self.check_grant(&parts.uri)?;
+        let pending = Pending {
+            at_ms,
+            started,
+            method: &parts.method,
+            target: &target.shown,
         };
-        let target = redact_url(&parts.uri);
-        let method = parts.method.clone();
-
-        let granted = self
-            .binding
-            .grants
-            .hosts
-            .iter()
-            .any(|g| g.matches(&scheme, &host, port));
-        if !granted {
-            tracing::warn!(plugin = %self.plugin, tenant = %self.tenant, %target, "egress denied: host not granted");
+        if !self.granted(&target) {
+            tracing::warn!(plugin = %self.plugin(), tenant = %self.tenant(), target = %target.shown, "egress denied: host not granted");
             self.record(
-                at_ms,
-                &method,
-                &target,
+                &pending,
                 None,
                 "denied: host not granted".into(),
-                started,
                 String::new(),
                 String::new(),
             );
             return Err(HttpError::HttpRequestDenied);
         }
-
-        let limits = self.rt.services.egress;
+        let limits = self.env.limits;
         let body = collect_limited(body, limits.max_request_bytes).await?;
-        let connection = self.rt.services.credentials.connection_for(
-            &self.tenant,
-            &self.binding.connections,
-            &scheme,
-            &host,
-            port,
-        );
         let recorded_request = describe_request(&parts.headers, &body);
-
+        let connection = self.env.credentials.connection_for(
+            self.tenant(),
+            &self.binding.connections,
+            &target.scheme,
+            &target.host,
+            target.port,
+        );
         let timeout = options
             .and_then(|o| o.first_byte_timeout.or(o.between_bytes_timeout))
             .unwrap_or(limits.default_timeout);
         let mut attempt = 0;
         let outcome = loop {
             attempt += 1;
-            let auth = match &connection {
-                Some(conn) => match self
-                    .rt
-                    .services
-                    .credentials
-                    .authorization(&self.tenant, conn)
-                    .await
-                {
-                    Ok(header) => Some(header),
-                    Err(e) => {
-                        tracing::warn!(plugin = %self.plugin, tenant = %self.tenant, connection = %conn, "no credentials: {e}");
-                        self.record(
-                            at_ms,
-                            &method,
-                            &target,
-                            Some(e.status),
-                            format!("credentials: {}", e.message),
-                            started,
-                            recorded_request,
-                            String::new(),
-                        );
-                        return Ok(synthetic_response(&e));
-                    }
-                },
-                None => None,
-            };
-            let mut builder = self
-                .rt
-                .http
-                .request(method.clone(), parts.uri.to_string())
-                .timeout(timeout);
-            for (name, value) in parts.headers.iter() {
-                // The connection's credentials replace any the plugin set; hop-by-hop headers
-                // are the client's business.
-                let skip = matches!(
-                    name.as_str(),
-                    "host" | "content-length" | "transfer-encoding" | "connection"
-                ) || (auth.is_some() && name == http::header::AUTHORIZATION);
-                if !skip {
-                    builder = builder.header(name, value);
+            let auth = match self.authorize(connection.as_deref()).await {
+                Ok(auth) => auth,
+                Err(e) => {
+                    self.record(
+                        &pending,
+                        Some(e.status),
+                        format!("credentials: {}", e.message),
+                        recorded_request,
+                        String::new(),
+                    );
+                    return Ok(synthetic_response(&e));
                 }
-            }
-            if let Some(auth) = &auth {
-                builder = builder.header(http::header::AUTHORIZATION, auth);
-            }
-            let result = read_response(
-                builder.body(body.clone()).send().await,
-                limits.max_response_bytes,
-            )
-            .await;
+            };
+            let result = self.transmit(&parts, &body, auth.as_deref(), timeout).await;
             if let (Ok((status, _, _)), Some(conn), Some(auth)) = (&result, &connection, &auth)
                 && *status == http::StatusCode::UNAUTHORIZED
                 && attempt == 1
             {
                 // One refresh and one retry: the token may have been revoked or expired early.
-                self.rt
-                    .services
+                self.env
                     .credentials
-                    .rejected(&self.tenant, conn, auth)
+                    .rejected(self.tenant(), conn, auth)
                     .await;
                 continue;
             }
             break result;
         };
-
         match outcome {
             Ok((status, headers, bytes)) => {
                 self.record(
-                    at_ms,
-                    &method,
-                    &target,
+                    &pending,
                     Some(status.as_u16()),
                     "ok".into(),
-                    started,
                     recorded_request,
                     redact_body(&bytes),
                 );
-                let mut response = http::Response::builder().status(status);
-                for (name, value) in headers.iter() {
-                    if !matches!(name.as_str(), "transfer-encoding" | "connection") {
-                        response = response.header(name, value);
-                    }
-                }
-                response
-                    .body(
-                        Full::new(bytes)
-                            .map_err(|never| match never {})
-                            .boxed_unsync(),
-                    )
-                    .map_err(|e| HttpError::InternalError(Some(e.to_string())))
+                to_wasi_response(status, &headers, bytes)
             }
             Err(e) => {
                 self.record(
-                    at_ms,
-                    &method,
-                    &target,
+                    &pending,
                     None,
                     format!("error: {e:?}"),
-                    started,
                     recorded_request,
                     String::new(),
                 );
@@ -331,36 +337,135 @@ impl EgressShared {
         }
     }
 
-    #[expect(clippy::too_many_arguments, reason = "one flat record of one exchange")]
+    /// Where the request goes; a URI without an authority is refused before anything else.
+    fn check_grant(&self, uri: &http::Uri) -> Result<Target, HttpError> {
+        let scheme = uri.scheme_str().unwrap_or("https").to_ascii_lowercase();
+        let default_port = if scheme == "http" { 80 } else { 443 };
+        let Some((host, port)) = uri
+            .authority()
+            .and_then(|a| split_authority(a.as_str(), default_port))
+        else {
+            return Err(HttpError::HttpRequestUriInvalid);
+        };
+        Ok(Target {
+            scheme,
+            host,
+            port,
+            shown: redact_url(uri),
+        })
+    }
+
+    /// Whether the binding's grant lists the target's scheme, host and port.
+    fn granted(&self, target: &Target) -> bool {
+        self.binding
+            .grants
+            .hosts
+            .iter()
+            .any(|g| g.matches(&target.scheme, &target.host, target.port))
+    }
+
+    /// The `Authorization` value for a connection-bound host (`None`: the host is bound to no
+    /// connection, and the request goes as the plugin built it).
+    async fn authorize(&self, connection: Option<&str>) -> Result<Option<String>, CredentialError> {
+        let Some(conn) = connection else {
+            return Ok(None);
+        };
+        match self
+            .env
+            .credentials
+            .authorization(self.tenant(), conn)
+            .await
+        {
+            Ok(header) => Ok(Some(header)),
+            Err(e) => {
+                tracing::warn!(plugin = %self.plugin(), tenant = %self.tenant(), connection = %conn, "no credentials: {e}");
+                Err(e)
+            }
+        }
+    }
+
+    /// Sends the request once and reads the response within the size cap.
+    async fn transmit(
+        &self,
+        parts: &http::request::Parts,
+        body: &Bytes,
+        auth: Option<&str>,
+        timeout: std::time::Duration,
+    ) -> Result<(http::StatusCode, http::HeaderMap, Bytes), HttpError> {
+        let mut builder = self
+            .env
+            .client
+            .request(parts.method.clone(), parts.uri.to_string())
+            .timeout(timeout);
+        for (name, value) in parts.headers.iter() {
+            // The connection's credentials replace any the plugin set; hop-by-hop headers are
+            // the client's business.
+            let skip = matches!(
+                name.as_str(),
+                "host" | "content-length" | "transfer-encoding" | "connection"
+            ) || (auth.is_some() && name == http::header::AUTHORIZATION);
+            if !skip {
+                builder = builder.header(name, value);
+            }
+        }
+        if let Some(auth) = auth {
+            builder = builder.header(http::header::AUTHORIZATION, auth);
+        }
+        read_response(
+            builder.body(body.clone()).send().await,
+            self.env.limits.max_response_bytes,
+        )
+        .await
+    }
+
+    /// Appends the exchange to the record (secrets already redacted by the caller).
     fn record(
         &self,
-        at_ms: i64,
-        method: &http::Method,
-        target: &str,
+        pending: &Pending<'_>,
         status: Option<u16>,
         outcome: String,
-        started: Instant,
         request: String,
         response: String,
     ) {
         let exchange = Exchange {
-            at_ms,
-            tenant: self.tenant.clone(),
-            plugin: self.plugin.clone(),
+            at_ms: pending.at_ms,
+            tenant: self.tenant().to_owned(),
+            plugin: self.plugin().to_owned(),
             kind: "http".into(),
             work_item: self.work_item.clone(),
-            operation: method.to_string(),
-            target: target.to_owned(),
+            operation: pending.method.to_string(),
+            target: pending.target.to_owned(),
             status,
             outcome,
-            duration_ms: u64::try_from(started.elapsed().as_millis()).unwrap_or(u64::MAX),
+            duration_ms: u64::try_from(pending.started.elapsed().as_millis()).unwrap_or(u64::MAX),
             request,
             response,
         };
-        if let Err(e) = self.rt.services.store.record_exchange(&exchange) {
+        if let Err(e) = self.env.store.record_exchange(&exchange) {
             tracing::error!("recording an exchange failed: {e}");
         }
     }
+}
+
+/// The upstream's answer as the guest receives it (hop-by-hop headers dropped).
+fn to_wasi_response(
+    status: http::StatusCode,
+    headers: &http::HeaderMap,
+    bytes: Bytes,
+) -> Result<http::Response<WasiBody>, HttpError> {
+    let mut response = http::Response::builder().status(status);
+    for (name, value) in headers.iter() {
+        if !matches!(name.as_str(), "transfer-encoding" | "connection") {
+            response = response.header(name, value);
+        }
+    }
+    response
+        .body(
+            Full::new(bytes)
+                .map_err(|never| match never {})
+                .boxed_unsync(),
+        )
+        .map_err(|e| HttpError::InternalError(Some(e.to_string())))
 }
 
 async fn collect_limited(body: WasiBody, limit: usize) -> Result<Bytes, HttpError> {

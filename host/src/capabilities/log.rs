@@ -9,7 +9,6 @@ use tokio::io::AsyncWrite;
 use wasmtime_wasi::cli::{IsTerminal, StdoutStream};
 
 use crate::runtime::bindings::log::{Host, Level};
-use crate::runtime::state::{HostState, Invocation};
 
 /// Longest message kept; longer ones are cut so a plugin cannot flood the logs.
 const MAX_MESSAGE: usize = 8 * 1024;
@@ -25,9 +24,35 @@ fn clip(message: &str) -> &str {
     &message[..end]
 }
 
-impl Host for HostState {
+/// Who is logging: the plugin and its tenant, attached to every event.
+pub struct LogCtx {
+    plugin: Arc<str>,
+    tenant: Arc<str>,
+}
+
+impl LogCtx {
+    /// Events of `plugin` in `tenant`.
+    pub fn new(tenant: &str, plugin: &str) -> Self {
+        LogCtx {
+            plugin: plugin.into(),
+            tenant: tenant.into(),
+        }
+    }
+
+    /// The guest's stdout (`"stdout"`) or stderr (`"stderr"`), as events of the same plugin.
+    pub fn output(&self, stream: &'static str) -> GuestOutput {
+        GuestOutput {
+            plugin: self.plugin.clone(),
+            tenant: self.tenant.clone(),
+            stream,
+            pending: Arc::default(),
+        }
+    }
+}
+
+impl Host for LogCtx {
     async fn log(&mut self, level: Level, message: String) -> wasmtime::Result<()> {
-        let (plugin, tenant) = (&self.inv.plugin, &self.inv.tenant);
+        let (plugin, tenant) = (&*self.plugin, &*self.tenant);
         let message = clip(&message);
         match level {
             Level::Trace => tracing::trace!(target: "plugin", %plugin, %tenant, "{message}"),
@@ -40,9 +65,9 @@ impl Host for HostState {
     }
 }
 
-/// A guest's stdout or stderr: complete lines become `tracing` events.
+/// A guest's stdout or stderr: complete lines become `tracing` events ([`LogCtx::output`]).
 #[derive(Clone)]
-pub(crate) struct GuestOutput {
+pub struct GuestOutput {
     plugin: Arc<str>,
     tenant: Arc<str>,
     stream: &'static str,
@@ -50,15 +75,6 @@ pub(crate) struct GuestOutput {
 }
 
 impl GuestOutput {
-    pub(crate) fn new(inv: &Invocation, stream: &'static str) -> Self {
-        GuestOutput {
-            plugin: inv.plugin.as_str().into(),
-            tenant: inv.tenant.as_str().into(),
-            stream,
-            pending: Arc::default(),
-        }
-    }
-
     fn emit(&self, line: &[u8]) {
         let text = String::from_utf8_lossy(line);
         let text = clip(text.trim_end());

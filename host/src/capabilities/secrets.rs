@@ -4,44 +4,63 @@
 //! own tenant. Connection credentials live in `connection:<id>` scopes, which no plugin id can
 //! name, so OAuth client secrets and tokens are unreachable from any import.
 
+use std::sync::Arc;
+
+use crate::manifest::Binding;
 use crate::runtime::bindings::secrets::Host;
 use crate::runtime::bindings::types::Error;
-use crate::runtime::state::HostState;
+use crate::vault::Vault;
 
-impl Host for HostState {
-    #[tracing::instrument(name = "mlc.connect.secrets.get", skip(self), fields(plugin = %self.inv.plugin, tenant = %self.inv.tenant))]
+/// What one plugin binding may read: the names its grant lists, from the vault (if the host has
+/// a master key).
+pub struct SecretsCtx {
+    binding: Arc<Binding>,
+    vault: Option<Vault>,
+}
+
+impl SecretsCtx {
+    /// The secrets `binding` is granted, read from `vault`.
+    pub fn new(binding: Arc<Binding>, vault: Option<Vault>) -> Self {
+        SecretsCtx { binding, vault }
+    }
+}
+
+impl Host for SecretsCtx {
+    #[tracing::instrument(name = "mlc.connect.secrets.get", skip(self), fields(plugin = %self.binding.plugin, tenant = %self.binding.tenant))]
     async fn get(&mut self, name: String) -> wasmtime::Result<Result<String, Error>> {
         // Defence in depth: a plugin loaded under an id shaped like a connection scope must
         // still not reach the connection's client secret or token.
-        if self.inv.plugin.starts_with("connection:") {
+        if self.binding.plugin.starts_with("connection:") {
             return Ok(Err(Error::Denied(format!(
                 "plugin id `{}` names a connection scope; its secrets are not readable",
-                self.inv.plugin
+                self.binding.plugin
             ))));
         }
-        if !self.inv.binding.grants.secrets.contains(&name) {
+        if !self.binding.grants.secrets.contains(&name) {
             return Ok(Err(Error::Denied(format!(
                 "secret `{name}` is not granted to plugin `{}`",
-                self.inv.plugin
+                self.binding.plugin
             ))));
         }
-        let Some(vault) = &self.rt.services.vault else {
+        let Some(vault) = &self.vault else {
             return Ok(Err(Error::Denied(
                 "the host has no master key configured, so no secrets are available".into(),
             )));
         };
-        Ok(match vault.get(&self.inv.tenant, &self.inv.plugin, &name) {
-            Ok(Some(value)) => Ok(value.expose().to_owned()),
-            Ok(None) => Err(Error::NotFound(format!(
-                "secret `{name}` is not set for plugin `{}`",
-                self.inv.plugin
-            ))),
-            Err(e) => {
-                tracing::error!("reading secret failed: {e}");
-                Err(Error::Internal(format!(
-                    "secret `{name}` could not be read"
-                )))
-            }
-        })
+        Ok(
+            match vault.get(&self.binding.tenant, &self.binding.plugin, &name) {
+                Ok(Some(value)) => Ok(value.expose().to_owned()),
+                Ok(None) => Err(Error::NotFound(format!(
+                    "secret `{name}` is not set for plugin `{}`",
+                    self.binding.plugin
+                ))),
+                Err(e) => {
+                    tracing::error!("reading secret failed: {e}");
+                    Err(Error::Internal(format!(
+                        "secret `{name}` could not be read"
+                    )))
+                }
+            },
+        )
     }
 }

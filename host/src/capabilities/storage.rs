@@ -4,31 +4,47 @@
 //! plugin cannot address another plugin's or tenant's keys. Writes count against the grant's
 //! quota (keys + values); a write past it is refused with `denied`.
 
-use crate::db::{Scope, StoreError};
-use crate::manifest::DEFAULT_STORAGE_QUOTA;
+use std::sync::Arc;
+
+use crate::db::{Scope, Store, StoreError};
+use crate::manifest::{Binding, DEFAULT_STORAGE_QUOTA};
 use crate::runtime::bindings::storage::{Entry, Host};
 use crate::runtime::bindings::types::Error;
-use crate::runtime::state::HostState;
 
 /// Longest key accepted.
 const MAX_KEY: usize = 512;
 /// Most keys one `list-keys` returns.
 const MAX_LIST: u32 = 1000;
 
-impl HostState {
-    fn scope(&self) -> Scope {
-        Scope {
-            tenant: self.inv.tenant.clone(),
-            plugin: self.inv.plugin.clone(),
+/// One plugin's namespace in one tenant, and its quota.
+pub struct StorageCtx {
+    scope: Scope,
+    quota: u64,
+    store: Arc<dyn Store>,
+}
+
+impl StorageCtx {
+    /// The namespace of `binding` (its tenant and plugin) in `store`.
+    pub fn new(binding: &Binding, store: Arc<dyn Store>) -> Self {
+        StorageCtx {
+            scope: Scope {
+                tenant: binding.tenant.clone(),
+                plugin: binding.plugin.clone(),
+            },
+            quota: binding
+                .grants
+                .storage_quota_bytes
+                .unwrap_or(DEFAULT_STORAGE_QUOTA),
+            store,
         }
     }
 
+    fn scope(&self) -> &Scope {
+        &self.scope
+    }
+
     fn quota(&self) -> u64 {
-        self.inv
-            .binding
-            .grants
-            .storage_quota_bytes
-            .unwrap_or(DEFAULT_STORAGE_QUOTA)
+        self.quota
     }
 }
 
@@ -60,17 +76,15 @@ fn store_error(e: StoreError) -> Error {
     }
 }
 
-impl Host for HostState {
-    #[tracing::instrument(name = "mlc.connect.storage.get", skip(self), fields(plugin = %self.inv.plugin, tenant = %self.inv.tenant))]
+impl Host for StorageCtx {
+    #[tracing::instrument(name = "mlc.connect.storage.get", skip(self), fields(plugin = %self.scope.plugin, tenant = %self.scope.tenant))]
     async fn get(&mut self, key: String) -> wasmtime::Result<Result<Option<Entry>, Error>> {
         if let Err(e) = check_key(&key) {
             return Ok(Err(e));
         }
         Ok(self
-            .rt
-            .services
             .store
-            .kv_get(&self.scope(), &key)
+            .kv_get(self.scope(), &key)
             .map(|e| {
                 e.map(|e| Entry {
                     value: e.value,
@@ -80,20 +94,18 @@ impl Host for HostState {
             .map_err(store_error))
     }
 
-    #[tracing::instrument(name = "mlc.connect.storage.set", skip(self, value), fields(plugin = %self.inv.plugin, tenant = %self.inv.tenant, bytes = value.len()))]
+    #[tracing::instrument(name = "mlc.connect.storage.set", skip(self, value), fields(plugin = %self.scope.plugin, tenant = %self.scope.tenant, bytes = value.len()))]
     async fn set(&mut self, key: String, value: Vec<u8>) -> wasmtime::Result<Result<u64, Error>> {
         if let Err(e) = check_key(&key) {
             return Ok(Err(e));
         }
-        let r =
-            self.rt
-                .services
-                .store
-                .kv_put(&self.scope(), &key, &value, None, true, self.quota());
+        let r = self
+            .store
+            .kv_put(self.scope(), &key, &value, None, true, self.quota());
         Ok(r.map(|rev| rev.unwrap_or_default()).map_err(store_error))
     }
 
-    #[tracing::instrument(name = "mlc.connect.storage.compare-and-swap", skip(self, value), fields(plugin = %self.inv.plugin, tenant = %self.inv.tenant))]
+    #[tracing::instrument(name = "mlc.connect.storage.compare-and-swap", skip(self, value), fields(plugin = %self.scope.plugin, tenant = %self.scope.tenant))]
     async fn compare_and_swap(
         &mut self,
         key: String,
@@ -104,27 +116,23 @@ impl Host for HostState {
             return Ok(Err(e));
         }
         Ok(self
-            .rt
-            .services
             .store
-            .kv_put(&self.scope(), &key, &value, expected, false, self.quota())
+            .kv_put(self.scope(), &key, &value, expected, false, self.quota())
             .map_err(store_error))
     }
 
-    #[tracing::instrument(name = "mlc.connect.storage.delete", skip(self), fields(plugin = %self.inv.plugin, tenant = %self.inv.tenant))]
+    #[tracing::instrument(name = "mlc.connect.storage.delete", skip(self), fields(plugin = %self.scope.plugin, tenant = %self.scope.tenant))]
     async fn delete(&mut self, key: String) -> wasmtime::Result<Result<(), Error>> {
         if let Err(e) = check_key(&key) {
             return Ok(Err(e));
         }
         Ok(self
-            .rt
-            .services
             .store
-            .kv_delete(&self.scope(), &key)
+            .kv_delete(self.scope(), &key)
             .map_err(store_error))
     }
 
-    #[tracing::instrument(name = "mlc.connect.storage.list-keys", skip(self), fields(plugin = %self.inv.plugin, tenant = %self.inv.tenant))]
+    #[tracing::instrument(name = "mlc.connect.storage.list-keys", skip(self), fields(plugin = %self.scope.plugin, tenant = %self.scope.tenant))]
     async fn list_keys(
         &mut self,
         prefix: String,
@@ -132,11 +140,9 @@ impl Host for HostState {
         limit: u32,
     ) -> wasmtime::Result<Result<Vec<String>, Error>> {
         Ok(self
-            .rt
-            .services
             .store
             .kv_list(
-                &self.scope(),
+                self.scope(),
                 &prefix,
                 start_after.as_deref(),
                 limit.min(MAX_LIST),

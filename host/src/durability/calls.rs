@@ -8,11 +8,9 @@ use serde::Serialize;
 use serde::de::DeserializeOwned;
 use sha2::{Digest, Sha256};
 
-use super::{journal_unavailable, routed_error};
+use super::{Failure, WorkRef, journal_unavailable};
 use crate::clock::SharedClock;
 use crate::db::{Exchange, NewStep, StepRecord, StepStatus, Store};
-use crate::runtime::InvokeError;
-use crate::runtime::WorkRef;
 use crate::runtime::bindings::types::Error;
 
 /// How a step is matched against the journal on a retry.
@@ -69,6 +67,16 @@ impl CallLog {
         self.work.as_ref()
     }
 
+    /// The tenant the calls are made in.
+    pub fn tenant(&self) -> &str {
+        &self.tenant
+    }
+
+    /// The flow making the calls.
+    pub fn caller(&self) -> &str {
+        &self.caller
+    }
+
     /// Runs `call` against connector `callee` and records it. With a work item and
     /// [`Memo::ByInput`], an earlier successful step with the same input answers instead.
     pub async fn call<R, Fut>(
@@ -81,12 +89,12 @@ impl CallLog {
     ) -> Result<R, Error>
     where
         R: Serialize + DeserializeOwned,
-        Fut: Future<Output = Result<R, InvokeError>>,
+        Fut: Future<Output = Result<R, Failure>>,
     {
         if self.work.is_none() {
             let started = Instant::now();
             let at_ms = self.clock.now_ms();
-            let result = call().await.map_err(routed_error);
+            let result = call().await.map_err(|f| f.error);
             self.record_call(callee, op, started, at_ms, result.as_ref().err());
             return result;
         }
@@ -101,7 +109,7 @@ impl CallLog {
             }
         }
         let step = self.begin(op, &key, callee, &input)?;
-        let result = call().await.map_err(routed_error);
+        let result = call().await.map_err(|f| f.error);
         match &result {
             Ok(value) => self.end(step, StepStatus::Ok, Some(&journal_output(value)), None),
             Err(e) => self.end(step, StepStatus::Error, None, Some(&e.to_string_lossy())),

@@ -12,54 +12,27 @@
 use std::future::Future;
 
 use super::calls::to_json;
-use super::{CallLog, Memo, StepStatus, outcome_unknown, routed_error};
+use super::{CallLog, Failure, Memo, StepStatus};
 use crate::runtime::bindings::types::{CarrierShipment, Error, ShipmentRequest};
-use crate::runtime::{CarrierClient, InvokeError};
 
 /// The journal's operation name for creations (and their reconciliations).
 const CREATE: &str = "carrier.create-shipment";
 
-/// The carrier calls exactly-once creation needs; [`CarrierClient`] in the host, a fake in
-/// tests.
+/// The carrier calls exactly-once creation needs: the routed connector in the host
+/// ([`crate::capabilities::flow_links`]), a fake in tests.
 pub trait CarrierCalls: Sync {
     /// `carrier.create-shipment`.
     fn create_shipment(
         &self,
         request: &ShipmentRequest,
-    ) -> impl Future<Output = Result<CarrierShipment, InvokeError>> + Send;
+    ) -> impl Future<Output = Result<CarrierShipment, Failure>> + Send;
     /// `carrier.find-shipments`.
     fn find_shipments(
         &self,
         reference: &str,
-    ) -> impl Future<Output = Result<Vec<CarrierShipment>, InvokeError>> + Send;
+    ) -> impl Future<Output = Result<Vec<CarrierShipment>, Failure>> + Send;
     /// `carrier.void-shipment`.
-    fn void_shipment(
-        &self,
-        shipment_id: &str,
-    ) -> impl Future<Output = Result<(), InvokeError>> + Send;
-}
-
-impl CarrierCalls for CarrierClient {
-    fn create_shipment(
-        &self,
-        request: &ShipmentRequest,
-    ) -> impl Future<Output = Result<CarrierShipment, InvokeError>> + Send {
-        CarrierClient::create_shipment(self, request)
-    }
-
-    fn find_shipments(
-        &self,
-        reference: &str,
-    ) -> impl Future<Output = Result<Vec<CarrierShipment>, InvokeError>> + Send {
-        CarrierClient::find_shipments(self, reference)
-    }
-
-    fn void_shipment(
-        &self,
-        shipment_id: &str,
-    ) -> impl Future<Output = Result<(), InvokeError>> + Send {
-        CarrierClient::void_shipment(self, shipment_id)
-    }
+    fn void_shipment(&self, shipment_id: &str) -> impl Future<Output = Result<(), Failure>> + Send;
 }
 
 /// `carrier.create-shipment` through `carrier` (the connector `callee`), exactly once per
@@ -96,14 +69,14 @@ pub async fn create_exactly_once(
             log.end(step, StepStatus::Ok, Some(&to_json(&shipment)), None);
             Ok(shipment)
         }
-        Err(e) => {
-            let status = if outcome_unknown(&e) {
+        Err(failure) => {
+            let status = if failure.in_doubt {
                 StepStatus::Unknown
             } else {
                 StepStatus::Error
             };
-            log.end(step, status, None, Some(&e.to_string()));
-            Err(routed_error(e))
+            log.end(step, status, None, Some(&failure.error.to_string_lossy()));
+            Err(failure.error)
         }
     }
 }
@@ -153,9 +126,14 @@ async fn reconcile(
                 Some(&serde_json::json!({ "voided": id, "kept": kept.shipment_id })),
                 None,
             ),
-            Err(e) => {
-                log.end(step, StepStatus::Error, None, Some(&e.to_string()));
-                return Err(routed_error(e));
+            Err(failure) => {
+                log.end(
+                    step,
+                    StepStatus::Error,
+                    None,
+                    Some(&failure.error.to_string_lossy()),
+                );
+                return Err(failure.error);
             }
         }
     }

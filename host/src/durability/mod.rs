@@ -15,8 +15,9 @@
 //!   carrier is called, reconciliation through `find-shipments` when an earlier run's outcome is
 //!   in doubt, and voiding of duplicates that slipped through.
 //!
-//! It sits on the [`Store`](crate::db::Store) trait and on [`CarrierCalls`], so every branch is
-//! unit-tested against an in-memory store and a fake carrier, without wasmtime.
+//! It sits on the [`Store`](crate::db::Store) trait and on [`CarrierCalls`], and knows nothing
+//! of wasmtime or of how connectors are invoked (a call's failure arrives as a [`Failure`]), so
+//! every branch is unit-tested against an in-memory store and a fake carrier.
 
 mod calls;
 mod exactly_once;
@@ -27,39 +28,37 @@ pub use self::calls::{CallLog, Memo};
 pub use self::exactly_once::{CarrierCalls, create_exactly_once};
 pub use crate::db::{StepRecord, StepStatus};
 
-use crate::runtime::InvokeError;
 use crate::runtime::bindings::types::{Error, RetryInfo};
 
-/// Maps a failed routed call to the error value the flow receives.
-pub fn routed_error(e: InvokeError) -> Error {
-    match e {
-        InvokeError::Plugin { error, .. } => error,
-        InvokeError::Timeout { plugin, ms } => Error::Unavailable(RetryInfo {
-            message: format!("connector `{plugin}` timed out after {ms} ms"),
-            retry_after_ms: None,
-        }),
-        InvokeError::NotLoaded { .. }
-        | InvokeError::NotBound { .. }
-        | InvokeError::WrongWorld { .. } => Error::Denied(e.to_string()),
-        InvokeError::Trap { .. } | InvokeError::Instantiate { .. } => {
-            Error::Internal(e.to_string())
-        }
-    }
+/// A work item run: the item and its attempt number. Calls a flow makes while running it are
+/// journaled as steps of it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct WorkRef {
+    /// The work item id.
+    pub item_id: String,
+    /// Its run number.
+    pub attempt: u32,
 }
 
-/// Whether a failed create may nevertheless have created the shipment at the carrier: the
-/// connector said it does not know (`unavailable`, `internal`), or it never answered.
-pub(crate) fn outcome_unknown(e: &InvokeError) -> bool {
-    match e {
-        InvokeError::Plugin { error, .. } => {
-            matches!(error, Error::Unavailable(_) | Error::Internal(_))
+/// A routed call that did not return a value, as the durability core sees it: the error value
+/// the flow receives, and whether the call may nevertheless have taken effect.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Failure {
+    /// What the flow is told.
+    pub error: Error,
+    /// True when the callee may have acted without the host learning of it (a timeout, a trap,
+    /// `unavailable` or `internal` from the connector): a creation is then reconciled before it
+    /// is tried again.
+    pub in_doubt: bool,
+}
+
+impl Failure {
+    /// A failure that says the call had no effect.
+    pub fn definite(error: Error) -> Self {
+        Failure {
+            error,
+            in_doubt: false,
         }
-        InvokeError::Timeout { .. }
-        | InvokeError::Trap { .. }
-        | InvokeError::Instantiate { .. } => true,
-        InvokeError::NotLoaded { .. }
-        | InvokeError::NotBound { .. }
-        | InvokeError::WrongWorld { .. } => false,
     }
 }
 

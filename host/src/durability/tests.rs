@@ -10,7 +10,6 @@ use crate::db::{ExchangeQuery, Journal, NewStep, SqliteStore, Store};
 use crate::runtime::bindings::types::{
     Address, CarrierShipment, Error, Money, RetryInfo, ShipmentRequest,
 };
-use crate::runtime::{InvokeError, TrapKind, WorkRef};
 
 const ITEM: &str = "item-1";
 const CARRIER: &str = "ups";
@@ -28,12 +27,12 @@ enum Call {
 #[derive(Default)]
 struct FakeCarrier {
     calls: Mutex<Vec<Call>>,
-    creates: Mutex<VecDeque<Result<CarrierShipment, InvokeError>>>,
-    finds: Mutex<VecDeque<Result<Vec<CarrierShipment>, InvokeError>>>,
-    voids: Mutex<VecDeque<Result<(), InvokeError>>>,
+    creates: Mutex<VecDeque<Result<CarrierShipment, Failure>>>,
+    finds: Mutex<VecDeque<Result<Vec<CarrierShipment>, Failure>>>,
+    voids: Mutex<VecDeque<Result<(), Failure>>>,
 }
 
-fn next<T>(queue: &Mutex<VecDeque<Result<T, InvokeError>>>, what: &str) -> Result<T, InvokeError> {
+fn next<T>(queue: &Mutex<VecDeque<Result<T, Failure>>>, what: &str) -> Result<T, Failure> {
     queue
         .lock()
         .unwrap()
@@ -42,15 +41,15 @@ fn next<T>(queue: &Mutex<VecDeque<Result<T, InvokeError>>>, what: &str) -> Resul
 }
 
 impl FakeCarrier {
-    fn on_create(&self, answer: Result<CarrierShipment, InvokeError>) -> &Self {
+    fn on_create(&self, answer: Result<CarrierShipment, Failure>) -> &Self {
         self.creates.lock().unwrap().push_back(answer);
         self
     }
-    fn on_find(&self, answer: Result<Vec<CarrierShipment>, InvokeError>) -> &Self {
+    fn on_find(&self, answer: Result<Vec<CarrierShipment>, Failure>) -> &Self {
         self.finds.lock().unwrap().push_back(answer);
         self
     }
-    fn on_void(&self, answer: Result<(), InvokeError>) -> &Self {
+    fn on_void(&self, answer: Result<(), Failure>) -> &Self {
         self.voids.lock().unwrap().push_back(answer);
         self
     }
@@ -60,24 +59,21 @@ impl FakeCarrier {
 }
 
 impl CarrierCalls for FakeCarrier {
-    async fn create_shipment(
-        &self,
-        request: &ShipmentRequest,
-    ) -> Result<CarrierShipment, InvokeError> {
+    async fn create_shipment(&self, request: &ShipmentRequest) -> Result<CarrierShipment, Failure> {
         self.calls
             .lock()
             .unwrap()
             .push(Call::Create(request.idempotency_key.clone()));
         next(&self.creates, "create")
     }
-    async fn find_shipments(&self, reference: &str) -> Result<Vec<CarrierShipment>, InvokeError> {
+    async fn find_shipments(&self, reference: &str) -> Result<Vec<CarrierShipment>, Failure> {
         self.calls
             .lock()
             .unwrap()
             .push(Call::Find(reference.to_owned()));
         next(&self.finds, "find")
     }
-    async fn void_shipment(&self, shipment_id: &str) -> Result<(), InvokeError> {
+    async fn void_shipment(&self, shipment_id: &str) -> Result<(), Failure> {
         self.calls
             .lock()
             .unwrap()
@@ -86,18 +82,21 @@ impl CarrierCalls for FakeCarrier {
     }
 }
 
-fn plugin_error(error: Error) -> InvokeError {
-    InvokeError::Plugin {
-        plugin: CARRIER.into(),
-        error,
-    }
+/// A failure that says nothing happened at the carrier.
+fn plugin_error(error: Error) -> Failure {
+    Failure::definite(error)
 }
 
-fn unavailable() -> InvokeError {
-    plugin_error(Error::Unavailable(RetryInfo {
-        message: "UPS answered 503".into(),
-        retry_after_ms: None,
-    }))
+/// A failure after which the carrier may have acted (what the runtime makes of `unavailable`,
+/// `internal`, a timeout or a trap).
+fn unavailable() -> Failure {
+    Failure {
+        error: Error::Unavailable(RetryInfo {
+            message: "UPS answered 503".into(),
+            retry_after_ms: None,
+        }),
+        in_doubt: true,
+    }
 }
 
 fn request() -> ShipmentRequest {
@@ -236,33 +235,25 @@ async fn a_permanent_refusal_is_not_reconciled_and_the_next_run_creates_again() 
 }
 
 #[tokio::test]
-async fn every_in_doubt_failure_is_journaled_unknown() {
-    let in_doubt = [
-        unavailable(),
-        plugin_error(Error::Internal("connection reset".into())),
-        InvokeError::Timeout {
-            plugin: CARRIER.into(),
-            ms: 30_000,
-        },
-        InvokeError::Trap {
-            plugin: CARRIER.into(),
-            kind: TrapKind::Guest,
-            message: "unreachable".into(),
-        },
-    ];
-    for failure in in_doubt {
+async fn a_failure_in_doubt_is_journaled_unknown_a_definite_one_error() {
+    for (failure, status) in [
+        (unavailable(), StepStatus::Unknown),
+        (
+            plugin_error(Error::Conflict("busy".into())),
+            StepStatus::Error,
+        ),
+    ] {
         let store = store();
         let carrier = FakeCarrier::default();
-        let shown = failure.to_string();
+        let error = failure.error.clone();
         carrier.on_create(Err(failure));
-        create_exactly_once(&mut log(&store, Some(1)), &carrier, CARRIER, request())
+        let got = create_exactly_once(&mut log(&store, Some(1)), &carrier, CARRIER, request())
             .await
             .unwrap_err();
-        assert_eq!(
-            steps(&store),
-            vec![step(1, CREATE, StepStatus::Unknown)],
-            "{shown}"
-        );
+        assert_eq!(got, error, "the flow gets the connector's error value");
+        assert_eq!(steps(&store), vec![step(1, CREATE, status)]);
+        let journaled = store.steps(ITEM).unwrap();
+        assert_eq!(journaled[0].error, Some(error.to_string_lossy()));
     }
 }
 
@@ -348,10 +339,7 @@ async fn reconciliation_keeps_the_oldest_booking_and_voids_the_others() {
     let store = store();
     let carrier = FakeCarrier::default();
     carrier
-        .on_create(Err(InvokeError::Timeout {
-            plugin: CARRIER.into(),
-            ms: 1,
-        }))
+        .on_create(Err(unavailable()))
         .on_find(Ok(vec![
             booking("UNDATED", None, false),
             booking("NEWER", Some(20), false),
@@ -533,7 +521,7 @@ async fn writes_are_answered_by_input_and_reads_run_live() {
     let runs = Mutex::new(0u32);
     let call = || async {
         *runs.lock().unwrap() += 1;
-        Ok::<_, InvokeError>(serde_json::json!({ "charged": true }))
+        Ok::<_, Failure>(serde_json::json!({ "charged": true }))
     };
     for attempt in 1..=2 {
         let mut log = log(&store, Some(attempt));

@@ -16,8 +16,9 @@ use super::bindings::types::{
     TrackingPoll,
 };
 use super::bindings::{CarrierConnector, ErpConnector, SyncFlow, flow};
-use super::state::{CpuDeadlineExceeded, HostState, Invocation, MemoryCapExceeded, WorkRef};
+use super::state::{CpuDeadlineExceeded, HostState, Invocation, MemoryCapExceeded};
 use super::{LoadedKind, LoadedPlugin, RuntimeInner, store};
+use crate::durability::WorkRef;
 use crate::manifest::WorldKind;
 
 /// What kind of trap ended an invocation.

@@ -8,6 +8,7 @@ mod engine;
 mod invoke;
 pub mod metrics;
 mod registry;
+mod router;
 pub(crate) mod state;
 mod store;
 
@@ -26,11 +27,13 @@ pub use self::registry::{
 };
 pub(crate) use self::registry::{LoadedKind, LoadedPlugin};
 use self::state::HostState;
-pub use self::state::WorkRef;
 use crate::capabilities;
-use crate::capabilities::http::{Credentials, NoCredentials};
+use crate::capabilities::flow_links::ConnectorRouter;
+pub use crate::capabilities::http::EgressLimits;
+use crate::capabilities::http::{Credentials, EgressEnv, NoCredentials};
 use crate::clock::{SharedClock, SystemClock};
 use crate::db::Store;
+pub use crate::durability::WorkRef;
 use crate::manifest::{Binding, Manifest};
 use crate::vault::Vault;
 
@@ -62,30 +65,6 @@ impl Services {
     }
 }
 
-/// Limits applied to every outgoing request.
-#[derive(Debug, Clone, Copy)]
-pub struct EgressLimits {
-    /// Largest response body a plugin may receive, in bytes.
-    pub max_response_bytes: usize,
-    /// Largest request body a plugin may send, in bytes.
-    pub max_request_bytes: usize,
-    /// Connect timeout.
-    pub connect_timeout: std::time::Duration,
-    /// Timeout for the whole exchange when the plugin sets none.
-    pub default_timeout: std::time::Duration,
-}
-
-impl Default for EgressLimits {
-    fn default() -> Self {
-        EgressLimits {
-            max_response_bytes: 16 * 1024 * 1024,
-            max_request_bytes: 8 * 1024 * 1024,
-            connect_timeout: std::time::Duration::from_secs(10),
-            default_timeout: std::time::Duration::from_secs(60),
-        }
-    }
-}
-
 /// Errors building the runtime.
 #[derive(Debug, thiserror::Error)]
 pub enum RuntimeError {
@@ -104,7 +83,8 @@ pub(crate) struct RuntimeInner {
     plugins: RwLock<HashMap<String, Arc<LoadedPlugin>>>,
     bindings: RwLock<HashMap<(String, String), Arc<Binding>>>,
     pub(crate) services: Services,
-    pub(crate) http: reqwest::Client,
+    /// What every store's egress gate shares.
+    pub(crate) egress: Arc<EgressEnv>,
     versions: registry::Versions,
     pub(crate) metrics: Arc<Metrics>,
 }
@@ -126,11 +106,12 @@ impl Runtime {
         let mut flow_linker = Linker::new(&engine);
         capabilities::add_to_linker(&mut flow_linker).map_err(RuntimeError::Engine)?;
         capabilities::add_flow_imports_to_linker(&mut flow_linker).map_err(RuntimeError::Engine)?;
-        let http = reqwest::Client::builder()
-            .connect_timeout(services.egress.connect_timeout)
-            .redirect(reqwest::redirect::Policy::none())
-            .pool_max_idle_per_host(64)
-            .build()?;
+        let egress = Arc::new(EgressEnv::new(
+            services.credentials.clone(),
+            services.egress,
+            services.store.clone(),
+            services.clock.clone(),
+        )?);
         Ok(Runtime {
             inner: Arc::new(RuntimeInner {
                 engine,
@@ -139,7 +120,7 @@ impl Runtime {
                 plugins: RwLock::new(HashMap::new()),
                 bindings: RwLock::new(HashMap::new()),
                 services,
-                http,
+                egress,
                 versions: registry::Versions::default(),
                 metrics: Arc::new(Metrics::default()),
             }),
@@ -204,6 +185,11 @@ impl Runtime {
 }
 
 impl RuntimeInner {
+    /// The router a flow's store uses to reach this runtime's connectors.
+    pub(crate) fn router(self: &Arc<Self>) -> Arc<dyn ConnectorRouter> {
+        Arc::new(router::Router(self.clone()))
+    }
+
     pub(crate) fn plugin(&self, id: &str) -> Option<Arc<LoadedPlugin>> {
         self.plugins
             .read()

@@ -1,4 +1,5 @@
-//! `HostState`, the data of every plugin store, and the views WASI borrows from it.
+//! `HostState`, the data of every plugin store: the capabilities' contexts, composed, and the
+//! views WASI and the capabilities borrow from it.
 
 use std::sync::Arc;
 
@@ -7,9 +8,14 @@ use wasmtime::component::ResourceTable;
 use wasmtime_wasi::{WasiCtx, WasiCtxView, WasiView};
 use wasmtime_wasi_http::{WasiHttpCtx, WasiHttpCtxView, WasiHttpView};
 
-use super::RuntimeInner;
-use crate::capabilities::http::EgressPolicy;
-use crate::durability::CallLog;
+use crate::capabilities::CapabilityView;
+use crate::capabilities::config::ConfigCtx;
+use crate::capabilities::flow_links::LinksCtx;
+use crate::capabilities::http::EgressCtx;
+use crate::capabilities::log::LogCtx;
+use crate::capabilities::secrets::SecretsCtx;
+use crate::capabilities::storage::StorageCtx;
+use crate::durability::WorkRef;
 use crate::manifest::Binding;
 
 /// Who is running: the tenant, the plugin, its binding and the work item, if any.
@@ -25,28 +31,38 @@ pub struct Invocation {
     pub work: Option<WorkRef>,
 }
 
-/// A work item run: the item and its attempt number.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct WorkRef {
-    /// The work item id.
-    pub item_id: String,
-    /// Its run number.
-    pub attempt: u32,
-}
-
 /// Store data for one plugin invocation. Built by `store::new_store`, dropped with the store:
 /// nothing in it outlives the invocation or is shared with another tenant or plugin.
 pub struct HostState {
     pub(crate) table: ResourceTable,
     pub(crate) wasi: WasiCtx,
     pub(crate) http: WasiHttpCtx,
-    pub(crate) egress: EgressPolicy,
+    pub(crate) egress: EgressCtx,
+    pub(crate) config: ConfigCtx,
+    pub(crate) log: LogCtx,
+    pub(crate) secrets: SecretsCtx,
+    pub(crate) storage: StorageCtx,
+    pub(crate) links: LinksCtx,
     pub(crate) limiter: PluginLimiter,
     pub(crate) cpu: CpuMeter,
-    pub(crate) inv: Invocation,
-    pub(crate) rt: Arc<RuntimeInner>,
-    /// The record of calls a flow routes to connectors (`None` in a connector's store).
-    pub(crate) calls: Option<CallLog>,
+}
+
+impl CapabilityView for HostState {
+    fn config(&mut self) -> &mut ConfigCtx {
+        &mut self.config
+    }
+    fn log(&mut self) -> &mut LogCtx {
+        &mut self.log
+    }
+    fn secrets(&mut self) -> &mut SecretsCtx {
+        &mut self.secrets
+    }
+    fn storage(&mut self) -> &mut StorageCtx {
+        &mut self.storage
+    }
+    fn links(&mut self) -> &mut LinksCtx {
+        &mut self.links
+    }
 }
 
 impl WasiView for HostState {

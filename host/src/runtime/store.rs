@@ -9,8 +9,12 @@ use wasmtime_wasi_http::WasiHttpCtx;
 use super::engine::EPOCH_TICK;
 use super::state::{CpuDeadlineExceeded, CpuMeter, HostState, Invocation, PluginLimiter};
 use super::{LoadedPlugin, RuntimeInner};
-use crate::capabilities::http::EgressPolicy;
-use crate::capabilities::log::GuestOutput;
+use crate::capabilities::config::ConfigCtx;
+use crate::capabilities::flow_links::LinksCtx;
+use crate::capabilities::http::EgressCtx;
+use crate::capabilities::log::LogCtx;
+use crate::capabilities::secrets::SecretsCtx;
+use crate::capabilities::storage::StorageCtx;
 use crate::clock::WasiWallClock;
 use crate::durability::CallLog;
 use crate::manifest::WorldKind;
@@ -24,19 +28,43 @@ pub(crate) fn new_store(
     inv: Invocation,
 ) -> Store<HostState> {
     let limits = plugin.manifest.limits;
+    let services = &rt.services;
+    let log = LogCtx::new(&inv.tenant, &inv.plugin);
     let mut wasi = WasiCtx::builder();
-    wasi.stdout(GuestOutput::new(&inv, "stdout"))
-        .stderr(GuestOutput::new(&inv, "stderr"))
-        .wall_clock(WasiWallClock(rt.services.clock.clone()))
+    wasi.stdout(log.output("stdout"))
+        .stderr(log.output("stderr"))
+        .wall_clock(WasiWallClock(services.clock.clone()))
         .allow_ip_name_lookup(false)
         .allow_tcp(false)
         .allow_udp(false);
-    let egress = EgressPolicy::new(rt.clone(), &inv);
+    let egress = EgressCtx::new(
+        rt.egress.clone(),
+        inv.binding.clone(),
+        inv.work.as_ref().map(|w| w.item_id.clone()),
+    );
+    // Only a flow routes calls to connectors; a connector's store has no links.
+    let links = if plugin.manifest.world == WorldKind::Flow {
+        let calls = CallLog::new(
+            services.store.clone(),
+            services.clock.clone(),
+            &inv.tenant,
+            &inv.plugin,
+            inv.work.clone(),
+        );
+        LinksCtx::new(inv.binding.clone(), rt.router(), calls)
+    } else {
+        LinksCtx::none()
+    };
     let state = HostState {
         table: wasmtime::component::ResourceTable::new(),
         wasi: wasi.build(),
         http: WasiHttpCtx::new(),
         egress,
+        config: ConfigCtx::new(inv.binding.clone()),
+        log,
+        secrets: SecretsCtx::new(inv.binding.clone(), services.vault.clone()),
+        storage: StorageCtx::new(&inv.binding, services.store.clone()),
+        links,
         limiter: PluginLimiter {
             memory_cap: usize::try_from(limits.memory_bytes).unwrap_or(usize::MAX),
             exceeded: None,
@@ -46,18 +74,6 @@ pub(crate) fn new_store(
             max_ticks: (limits.cpu_ms / EPOCH_TICK.as_millis().max(1) as u64).max(1),
             exceeded: false,
         },
-        // Only a flow routes calls to connectors; a connector's store carries no call log.
-        calls: (plugin.manifest.world == WorldKind::Flow).then(|| {
-            CallLog::new(
-                rt.services.store.clone(),
-                rt.services.clock.clone(),
-                &inv.tenant,
-                &inv.plugin,
-                inv.work.clone(),
-            )
-        }),
-        inv,
-        rt: rt.clone(),
     };
     let mut store = Store::new(&rt.engine, state);
     store.limiter(|s| &mut s.limiter);
