@@ -31,3 +31,6 @@ pub mod service;
 pub mod telemetry;
 pub mod vault;
 pub mod webhooks;
+
+#[cfg(test)]
+mod layering;

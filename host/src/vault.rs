@@ -325,10 +325,9 @@ impl Vault {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::db::SqliteStore;
 
     fn store() -> Arc<dyn Store> {
-        Arc::new(SqliteStore::in_memory().unwrap())
+        crate::db::in_memory().unwrap()
     }
 
     #[test]

@@ -14,7 +14,7 @@ use host::bundled;
 use host::cli::demo::{simulator_tenant, store_secrets};
 use host::clock::OffsetClock;
 use host::config::{Config, PluginBinding, PluginConfig, ServiceConfig, TenantConfig};
-use host::db::{ItemState, Journal, Store, open_data_dir};
+use host::db::{ItemState, Store, open_data_dir};
 use host::manifest::WorldKind;
 use host::service::{Service, ServiceOptions};
 use host::vault::{MasterKey, SecretString, Vault};
@@ -235,7 +235,7 @@ async fn every_admin_endpoint_answers_with_the_token_and_401_without() {
     let data_dir = dir.path().join("data");
     let key = MasterKey::generate();
     {
-        let store: Arc<dyn Store> = Arc::new(open_data_dir(&data_dir).unwrap());
+        let store: Arc<dyn Store> = open_data_dir(&data_dir).unwrap();
         let vault = Vault::open(store, key.clone()).unwrap();
         store_secrets(
             &vault,
@@ -261,7 +261,7 @@ async fn every_admin_endpoint_answers_with_the_token_and_401_without() {
     assert_eq!(flow.runner.discover().await.unwrap(), 10);
     flow.runner.process_due().await.unwrap();
     flow.runner.maintain().await.unwrap();
-    let counts = service.store.item_counts(Some(TENANT)).unwrap();
+    let counts = service.store().item_counts(Some(TENANT)).unwrap();
     assert!(
         counts.get(&ItemState::Completed).copied().unwrap_or(0) >= 8,
         "{counts:?}"
@@ -271,7 +271,7 @@ async fn every_admin_endpoint_answers_with_the_token_and_401_without() {
         "{counts:?}"
     );
     let completed = service
-        .store
+        .store()
         .items(&host::db::ItemQuery {
             state: Some(ItemState::Completed),
             ..Default::default()
@@ -279,7 +279,7 @@ async fn every_admin_endpoint_answers_with_the_token_and_401_without() {
         .unwrap()[0]
         .clone();
     let held = service
-        .store
+        .store()
         .items(&host::db::ItemQuery {
             state: Some(ItemState::Held),
             ..Default::default()
@@ -617,7 +617,7 @@ async fn every_admin_endpoint_answers_with_the_token_and_401_without() {
     .await;
     assert_eq!(r.status, StatusCode::ACCEPTED, "{}", r.text());
     assert_eq!(
-        service.store.item(&held.id).unwrap().unwrap().state,
+        service.store().item(&held.id).unwrap().unwrap().state,
         ItemState::Pending
     );
     let again = send(
@@ -757,7 +757,7 @@ async fn hot_swap_under_continuous_load_fails_no_call_and_the_new_version_serves
     let stop = Arc::new(AtomicBool::new(false));
     let mut callers = Vec::new();
     for n in 0..4 {
-        let (runtime, stop) = (service.runtime.clone(), stop.clone());
+        let (runtime, stop) = (service.runtime().clone(), stop.clone());
         callers.push(tokio::spawn(async move {
             let erp = runtime.erp(TENANT, PROBE);
             let mut answers = Vec::new();
@@ -775,7 +775,7 @@ async fn hot_swap_under_continuous_load_fails_no_call_and_the_new_version_serves
     }
     // Let the load run on the old version first.
     while service
-        .runtime
+        .runtime()
         .metrics()
         .version_invocations(PROBE, &old_hash)
         < 20
@@ -788,7 +788,7 @@ async fn hot_swap_under_continuous_load_fails_no_call_and_the_new_version_serves
     // Keep the load on until the new version has served well past its probation.
     let deadline = std::time::Instant::now() + Duration::from_secs(20);
     while service
-        .runtime
+        .runtime()
         .metrics()
         .version_invocations(PROBE, &new_hash)
         < 50
@@ -817,7 +817,7 @@ async fn hot_swap_under_continuous_load_fails_no_call_and_the_new_version_serves
     // Once the new version answered, the old one never did again for the same caller... and
     // new calls use it.
     let s = service
-        .runtime
+        .runtime()
         .erp(TENANT, PROBE)
         .get_shipment("after")
         .await
@@ -874,7 +874,7 @@ async fn hot_swap_under_continuous_load_fails_no_call_and_the_new_version_serves
     assert_eq!(r.status, StatusCode::OK, "{}", r.text());
     assert_eq!(r.json()["hash"], old_hash);
     let s = service
-        .runtime
+        .runtime()
         .erp(TENANT, PROBE)
         .get_shipment("x")
         .await
@@ -891,7 +891,7 @@ async fn hot_swap_under_continuous_load_fails_no_call_and_the_new_version_serves
     .await;
     assert_eq!(r.status, StatusCode::OK, "{}", r.text());
     let s = service
-        .runtime
+        .runtime()
         .erp(TENANT, PROBE)
         .get_shipment("y")
         .await
@@ -908,7 +908,7 @@ async fn broken_versions_are_refused_or_rolled_back_with_the_reason() {
     let setup = probe_setup(&[("alt-mode", "trap")]).await;
     let (service, app) = (&setup.service, &setup.app);
     let old_hash = sha256_hex(&std::fs::read(bundled::PROBE_ERP_PATH).unwrap());
-    let erp = service.runtime.erp(TENANT, PROBE);
+    let erp = service.runtime().erp(TENANT, PROBE);
     assert_eq!(erp.get_shipment("a").await.unwrap().order_ref, "echo a");
 
     // A component importing what the host does not provide fails its contract check.
@@ -989,7 +989,7 @@ async fn broken_versions_are_refused_or_rolled_back_with_the_reason() {
         "mlc_plugin_invocation_errors_total{plugin=\"probe\",export=\"erp.get-shipment\",kind=\"trap\"} 1"
     ));
     // The stored record carries the reason too.
-    let stored = host::db::PluginStore::plugin_version(service.store.as_ref(), PROBE, &alt_hash)
+    let stored = host::db::PluginStore::plugin_version(service.store().as_ref(), PROBE, &alt_hash)
         .unwrap()
         .unwrap();
     assert_eq!(stored.status, "rolled-back");
@@ -1005,25 +1005,25 @@ async fn the_plugins_directory_loads_new_versions_and_choices_survive_a_restart(
     let alt_hash = sha256_hex(&alt);
 
     // Nothing new: nothing happens.
-    assert!(host::admin::scan_plugins_dir(service).is_empty());
+    assert!(host::service::scan_plugins_dir(service).is_empty());
     // A new version dropped in (written aside, renamed in) is loaded and used.
     let tmp = plugins_dir.join("probe.wasm.part");
     std::fs::write(&tmp, &alt).unwrap();
     std::fs::rename(&tmp, plugins_dir.join("probe.wasm")).unwrap();
-    let loaded = host::admin::scan_plugins_dir(service);
+    let loaded = host::service::scan_plugins_dir(service);
     assert_eq!(loaded.len(), 1, "{loaded:?}");
     assert_eq!(loaded[0].hash, alt_hash);
     assert!(loaded[0].outcome.is_ok(), "{loaded:?}");
-    let erp = service.runtime.erp(TENANT, PROBE);
+    let erp = service.runtime().erp(TENANT, PROBE);
     assert_eq!(erp.get_shipment("z").await.unwrap().order_ref, "alt z");
     // Seen once, never loaded again; a broken file is refused once, with the reason.
-    assert!(host::admin::scan_plugins_dir(service).is_empty());
+    assert!(host::service::scan_plugins_dir(service).is_empty());
     std::fs::write(
         plugins_dir.join("probe.wasm"),
         std::fs::read(bundled::BAD_IMPORT_PATH).unwrap(),
     )
     .unwrap();
-    let refused = host::admin::scan_plugins_dir(service);
+    let refused = host::service::scan_plugins_dir(service);
     assert!(
         refused[0]
             .outcome
@@ -1031,7 +1031,7 @@ async fn the_plugins_directory_loads_new_versions_and_choices_survive_a_restart(
             .unwrap_err()
             .contains("does not provide")
     );
-    assert!(host::admin::scan_plugins_dir(service).is_empty());
+    assert!(host::service::scan_plugins_dir(service).is_empty());
     assert_eq!(erp.get_shipment("z2").await.unwrap().order_ref, "alt z2");
     let v = versions_by_hash(&get(app, "/api/v1/plugins/probe/versions").await);
     assert_eq!(v[&alt_hash]["source"], "plugins-dir");
@@ -1049,7 +1049,7 @@ async fn the_plugins_directory_loads_new_versions_and_choices_survive_a_restart(
     service.shutdown();
     drop(service);
     let again = build(config, key, dir).await;
-    let erp = again.service.runtime.erp(TENANT, PROBE);
+    let erp = again.service.runtime().erp(TENANT, PROBE);
     assert_eq!(erp.get_shipment("r").await.unwrap().order_ref, "alt r");
     let v = versions_by_hash(&get(&again.app, "/api/v1/plugins/probe/versions").await);
     assert_eq!(v.len(), 3);

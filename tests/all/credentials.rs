@@ -12,7 +12,7 @@ use host::cli::ping::ping;
 use host::clock::{Clock, OffsetClock};
 use host::config::{ClientAuth, Config, ConnectionConfig, SecretRef};
 use host::credentials::{TokenManager, connection_scope};
-use host::db::{ExchangeQuery, SqliteStore, Store, TokenStore, open_data_dir};
+use host::db::{ExchangeQuery, Store, TokenStore, open_data_dir};
 use host::manifest::{Binding, Grants, HostGrant, WorldKind};
 use host::runtime::bindings::types::Error as WitError;
 use host::runtime::{Runtime, Services};
@@ -74,7 +74,7 @@ fn ups_connection(sims: &Simulators) -> ConnectionConfig {
 
 /// A host over an on-disk data directory: store, vault, clock, token manager, runtime.
 struct Rig {
-    store: Arc<SqliteStore>,
+    store: Arc<dyn Store>,
     vault: Vault,
     manager: Arc<TokenManager>,
     runtime: Runtime,
@@ -88,8 +88,8 @@ impl Rig {
         clock: Arc<OffsetClock>,
         connections: &[(&str, ConnectionConfig)],
     ) -> Rig {
-        let store = Arc::new(open_data_dir(dir).unwrap());
-        let vault = Vault::open(store.clone() as Arc<dyn Store>, key.clone()).unwrap();
+        let store = open_data_dir(dir).unwrap();
+        let vault = Vault::open(store.clone(), key.clone()).unwrap();
         let manager = Arc::new(
             TokenManager::new(
                 store.clone() as Arc<dyn TokenStore>,
@@ -101,7 +101,7 @@ impl Rig {
         for (id, conn) in connections {
             manager.set_connection(T, id, conn.clone());
         }
-        let mut services = Services::new(store.clone() as Arc<dyn Store>);
+        let mut services = Services::new(store.clone());
         services.vault = Some(vault.clone());
         services.clock = clock;
         services.credentials = manager.clone();
@@ -822,8 +822,8 @@ async fn ping_reports_each_connection_and_names_the_failing_one() {
     let info = sims.info();
     let dir = tempfile::tempdir().unwrap();
     let config = ping_config(&sims, dir.path());
-    let store = Arc::new(open_data_dir(&config.service.data_dir).unwrap());
-    let vault = Vault::open(store.clone() as Arc<dyn Store>, MasterKey::generate()).unwrap();
+    let store = open_data_dir(&config.service.data_dir).unwrap();
+    let vault = Vault::open(store.clone(), MasterKey::generate()).unwrap();
     let put = |conn: &str, value: &str| {
         vault
             .put(

@@ -7,7 +7,7 @@ use std::time::{Duration, Instant};
 use host::cli::demo::{simulator_tenant, store_secrets};
 use host::clock::OffsetClock;
 use host::config::{Config, ServiceConfig};
-use host::db::{ItemState, Journal, Store, open_data_dir};
+use host::db::{ItemState, Store, open_data_dir};
 use host::service::{Service, ServiceOptions};
 use host::vault::{MasterKey, SecretString, Vault};
 use simulators::{FaultKind, FaultSpec, SimOptions, Simulators};
@@ -29,7 +29,7 @@ async fn start(tenants: &[(&str, &Simulators)]) -> Running {
     let webhook_base = format!("http://{}", webhook.local_addr().unwrap());
     let key = MasterKey::generate();
     {
-        let store: Arc<dyn Store> = Arc::new(open_data_dir(&data_dir).unwrap());
+        let store: Arc<dyn Store> = open_data_dir(&data_dir).unwrap();
         let vault = Vault::open(store, key.clone()).unwrap();
         for (id, sims) in tenants {
             store_secrets(&vault, id, &sims.info(), &SecretString::new(CREDENTIAL)).unwrap();
@@ -57,7 +57,7 @@ async fn start(tenants: &[(&str, &Simulators)]) -> Running {
     )
     .await
     .unwrap();
-    tokio::spawn(service.clone().serve(webhook, admin));
+    tokio::spawn(host::cli::serve::serve_on(service.clone(), webhook, admin));
     Running {
         service,
         webhook_base,
@@ -67,7 +67,7 @@ async fn start(tenants: &[(&str, &Simulators)]) -> Running {
 
 fn count(service: &Service, tenant: &str, state: ItemState) -> u64 {
     service
-        .store
+        .store()
         .item_counts(Some(tenant))
         .unwrap()
         .get(&state)
@@ -104,7 +104,7 @@ async fn a_tenant_whose_ups_rate_limits_everything_does_not_hold_up_another() {
         assert!(
             Instant::now() < deadline,
             "alpha stalled: {:?}",
-            run.service.store.item_counts(Some("alpha")).unwrap()
+            run.service.store().item_counts(Some("alpha")).unwrap()
         );
         tokio::time::sleep(Duration::from_millis(100)).await;
     }
@@ -119,7 +119,7 @@ async fn a_tenant_whose_ups_rate_limits_everything_does_not_hold_up_another() {
     }
     // Beta is waiting out its partner's Retry-After: nothing failed, nothing created, and its
     // UPS saw 429s rather than a storm (at most one call per item before the cooldown).
-    let beta = run.service.store.item_counts(Some("beta")).unwrap();
+    let beta = run.service.store().item_counts(Some("beta")).unwrap();
     assert_eq!(beta.get(&ItemState::Completed), None, "{beta:?}");
     assert_eq!(beta.get(&ItemState::Failed), None, "{beta:?}");
     assert!(
@@ -181,7 +181,7 @@ async fn webhooks_without_valid_credentials_are_refused_and_never_reach_the_inbo
         .unwrap();
     assert_eq!(huge.status(), 413);
     assert!(
-        run.service.store.inbox_counts(None).unwrap().is_empty(),
+        run.service.store().inbox_counts(None).unwrap().is_empty(),
         "a refused delivery reached the inbox"
     );
 
@@ -201,7 +201,7 @@ async fn webhooks_without_valid_credentials_are_refused_and_never_reach_the_inbo
         .await
         .unwrap();
     assert_eq!(again.status(), 200, "a repeated delivery is acknowledged");
-    let inbox = run.service.store.inbox_counts(Some("alpha")).unwrap();
+    let inbox = run.service.store().inbox_counts(Some("alpha")).unwrap();
     assert_eq!(
         inbox.values().sum::<u64>(),
         1,

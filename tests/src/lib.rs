@@ -11,7 +11,7 @@ use std::sync::Arc;
 use std::sync::atomic::{AtomicUsize, Ordering};
 
 use host::clock::OffsetClock;
-use host::db::{SqliteStore, Store};
+use host::db::Store;
 use host::manifest::{Binding, Grants, HostGrant, Limits, Manifest, WorldKind};
 use host::runtime::{LoadError, PluginInfo, Runtime, Services};
 use host::vault::{MasterKey, SecretString, Vault};
@@ -51,7 +51,7 @@ impl TestHost {
         credentials: Arc<dyn host::capabilities::http::Credentials>,
         cache_dir: Option<&std::path::Path>,
     ) -> TestHost {
-        let store: Arc<dyn Store> = Arc::new(SqliteStore::in_memory().expect("in-memory store"));
+        let store: Arc<dyn Store> = host::db::in_memory().expect("in-memory store");
         let vault = Vault::open(store.clone(), MasterKey::generate()).expect("vault");
         let clock = Arc::new(OffsetClock::new());
         let mut services = Services::new(store.clone());

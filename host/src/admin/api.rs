@@ -10,11 +10,11 @@ use chrono::{DateTime, Utc};
 use serde::{Deserialize, Serialize};
 use serde_json::{Value, json};
 
-use super::schedules::{self, ScheduleSpec};
 use super::{AdminError, Shared};
-use crate::db::{ItemQuery, ItemState, Journal, Scope, Store};
+use crate::db::{ItemQuery, ItemState, Scope, Store};
 use crate::manifest::{Manifest, WorldKind};
 use crate::runtime::{VersionError, VersionInfo};
+use crate::scheduler::schedules::{self, ScheduleSpec};
 use crate::service::Service;
 
 type ApiResult<T> = Result<T, AdminError>;
@@ -40,7 +40,7 @@ fn parse_time(name: &str, value: &str) -> ApiResult<i64> {
 
 fn tenant_exists(service: &Service, tenant: &str) -> ApiResult<()> {
     service
-        .config
+        .config()
         .tenant(tenant)
         .map(|_| ())
         .ok_or_else(|| AdminError::NotFound(format!("no tenant `{tenant}`")))
@@ -88,14 +88,14 @@ fn version_json(v: &VersionInfo) -> Value {
 
 /// `GET /api/v1/plugins`.
 pub(super) async fn plugins(State(service): State<Shared>) -> Json<Value> {
-    let versions = service.runtime.versions(None);
+    let versions = service.runtime().versions(None);
     let plugins: Vec<Value> = service
-        .runtime
+        .runtime()
         .plugins()
         .into_iter()
         .map(|p| {
             let tenants: Vec<&str> = service
-                .config
+                .config()
                 .tenants
                 .iter()
                 .filter(|t| t.plugins.contains_key(&p.id) || t.flows.contains_key(&p.id))
@@ -125,12 +125,12 @@ pub(super) async fn plugin_versions(
     State(service): State<Shared>,
     Path(id): Path<String>,
 ) -> ApiResult<Json<Value>> {
-    let versions = service.runtime.versions(Some(&id));
+    let versions = service.runtime().versions(Some(&id));
     if versions.is_empty() {
         return Err(AdminError::NotFound(format!("no plugin `{id}`")));
     }
     let active = service
-        .runtime
+        .runtime()
         .plugins()
         .into_iter()
         .find(|p| p.id == id)
@@ -161,7 +161,7 @@ pub(super) async fn upload_version(
             "the body must be the component (application/wasm)".into(),
         ));
     }
-    let current = service.runtime.manifest(&id);
+    let current = service.runtime().manifest(&id);
     let world = match (query.world, &current) {
         (Some(w), Some(m)) if w != m.world => {
             return Err(AdminError::Unprocessable(format!(
@@ -184,7 +184,7 @@ pub(super) async fn upload_version(
         limits: current.map(|m| m.limits).unwrap_or_default(),
     };
     // Compiling a component takes a while: keep it off the async workers.
-    let runtime = service.runtime.clone();
+    let runtime = service.runtime().clone();
     let installed = tokio::task::spawn_blocking(move || runtime.install(manifest, &body, "upload"))
         .await
         .map_err(|e| AdminError::internal("plugin upload", e))?;
@@ -227,7 +227,7 @@ pub(super) async fn activate(
             ));
         }
     };
-    let runtime = service.runtime.clone();
+    let runtime = service.runtime().clone();
     let info = tokio::task::spawn_blocking(move || runtime.activate(&id, &selector))
         .await
         .map_err(|e| AdminError::internal("plugin activation", e))?
@@ -259,7 +259,7 @@ pub(super) async fn rollback(
     let reason = body
         .reason
         .unwrap_or_else(|| "rolled back by an operator".into());
-    let runtime = service.runtime.clone();
+    let runtime = service.runtime().clone();
     let info = tokio::task::spawn_blocking(move || runtime.rollback(&id, &reason))
         .await
         .map_err(|e| AdminError::internal("plugin rollback", e))?
@@ -273,7 +273,7 @@ pub(super) async fn rollback(
 /// `GET /api/v1/tenants`: ids, names, flows, connections — never secrets.
 pub(super) async fn tenants(State(service): State<Shared>) -> Json<Value> {
     let tenants: Vec<Value> = service
-        .config
+        .config()
         .tenants
         .iter()
         .map(|t| {
@@ -327,7 +327,7 @@ pub(super) async fn schedules(
 ) -> ApiResult<Json<Value>> {
     tenant_exists(&service, &tenant)?;
     let flows: Vec<Value> = service
-        .flows
+        .flows()
         .iter()
         .filter(|f| f.runner.settings().tenant == tenant)
         .map(|f| {
@@ -359,7 +359,7 @@ pub(super) async fn set_schedule(
         .ok_or_else(|| AdminError::NotFound(format!("tenant `{tenant}` has no flow `{flow}`")))?;
     let schedule = spec.validate().map_err(AdminError::Unprocessable)?;
     let normalized = ScheduleSpec::of(&schedule);
-    schedules::persist(service.store.as_ref(), &tenant, &flow, &normalized)
+    schedules::persist(service.store().as_ref(), &tenant, &flow, &normalized)
         .map_err(|e| AdminError::internal("storing a schedule", e))?;
     handle.set_schedule(schedule);
     tracing::info!(%tenant, %flow, schedule = ?normalized, "schedule changed");
@@ -392,7 +392,7 @@ pub(super) async fn runs(
 ) -> ApiResult<Json<Value>> {
     tenant_exists(&service, &tenant)?;
     let flows: Vec<Value> = service
-        .flows
+        .flows()
         .iter()
         .filter(|f| f.runner.settings().tenant == tenant)
         .map(|f| {
@@ -449,10 +449,10 @@ pub(super) fn scan_subscriptions(
     service: &Service,
     tenant: &str,
 ) -> Result<SubscriptionScan, AdminError> {
-    let Some(config) = service.config.tenant(tenant) else {
+    let Some(config) = service.config().tenant(tenant) else {
         return Err(AdminError::NotFound(format!("no tenant `{tenant}`")));
     };
-    let now = service.clock.now_ms();
+    let now = service.clock().now_ms();
     let mut scan = SubscriptionScan {
         subscriptions: Vec::new(),
         pending: 0,
@@ -467,7 +467,7 @@ pub(super) fn scan_subscriptions(
             tenant: tenant.to_owned(),
             plugin: flow.clone(),
         };
-        let store: &dyn Store = service.store.as_ref();
+        let store: &dyn Store = service.store().as_ref();
         scan.pending += kv_keys(store, &scope, "pending-sub/")?.len() as u64;
         for key in kv_keys(store, &scope, "sub/")? {
             let Some(entry) = store
@@ -568,7 +568,7 @@ pub(super) async fn work_items(
     Query(query): Query<ItemsQuery>,
 ) -> ApiResult<Json<Value>> {
     let items = service
-        .store
+        .store()
         .items(&query.to_query(100)?)
         .map_err(|e| AdminError::internal("listing work items", e))?;
     Ok(Json(json!({ "items": items })))
@@ -580,12 +580,12 @@ pub(super) async fn work_item(
     Path(id): Path<String>,
 ) -> ApiResult<Json<Value>> {
     let item = service
-        .store
+        .store()
         .item(&id)
         .map_err(|e| AdminError::internal("reading a work item", e))?
         .ok_or_else(|| AdminError::NotFound(format!("no work item `{id}`")))?;
     let steps = service
-        .store
+        .store()
         .steps(&id)
         .map_err(|e| AdminError::internal("reading steps", e))?;
     Ok(Json(json!({ "item": item, "steps": steps })))
@@ -597,13 +597,13 @@ pub(super) async fn replay(
     Path(id): Path<String>,
 ) -> ApiResult<Response> {
     let item = service
-        .store
+        .store()
         .item(&id)
         .map_err(|e| AdminError::internal("reading a work item", e))?
         .ok_or_else(|| AdminError::NotFound(format!("no work item `{id}`")))?;
     let replayed = service
-        .store
-        .replay_item(&id, service.clock.now_ms())
+        .store()
+        .replay_item(&id, service.clock().now_ms())
         .map_err(|e| AdminError::internal("replaying a work item", e))?;
     if !replayed {
         return Err(AdminError::Conflict(format!(
@@ -642,13 +642,13 @@ pub(super) async fn audit(
     let (since, until) = (item_query.since_ms, item_query.until_ms);
     item_query.until_ms = None;
     let items = service
-        .store
+        .store()
         .items(&item_query)
         .map_err(|e| AdminError::internal("listing work items", e))?;
     let mut rows = Vec::new();
     for item in &items {
         let steps = service
-            .store
+            .store()
             .steps(&item.id)
             .map_err(|e| AdminError::internal("reading steps", e))?;
         for step in steps {
@@ -683,7 +683,7 @@ pub(super) async fn audit(
 /// `GET /api/v1/token-budgets`.
 pub(super) async fn token_budgets(State(service): State<Shared>) -> ApiResult<Json<Value>> {
     let budgets = service
-        .tokens
+        .tokens()
         .budgets()
         .map_err(|e| AdminError::internal("reading token budgets", e))?;
     let connections: Vec<Value> = budgets
@@ -701,7 +701,7 @@ pub(super) async fn token_budgets(State(service): State<Shared>) -> ApiResult<Js
         .collect();
     Ok(Json(json!({
         "connections": connections,
-        "token_requests_sent": service.tokens.token_requests_sent(),
-        "budget_refusals": service.tokens.budget_refusals(),
+        "token_requests_sent": service.tokens().token_requests_sent(),
+        "budget_refusals": service.tokens().budget_refusals(),
     })))
 }

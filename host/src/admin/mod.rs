@@ -4,8 +4,6 @@
 
 mod api;
 mod prometheus;
-pub mod schedules;
-mod watch;
 
 use std::sync::Arc;
 
@@ -18,7 +16,6 @@ use axum::routing::{MethodRouter, get, post, put};
 use sha2::{Digest, Sha256};
 use subtle::ConstantTimeEq;
 
-pub use self::watch::{scan_plugins_dir, watch_plugins_dir};
 use crate::service::Service;
 
 /// The OpenAPI document of this API (`host/openapi.yaml`).
@@ -130,7 +127,7 @@ async fn require_token(State(service): State<Shared>, request: Request, next: Ne
         .and_then(|v| v.to_str().ok())
         .and_then(|v| v.strip_prefix("Bearer "))
         .map(str::trim);
-    let allowed = match (&service.admin_token, presented) {
+    let allowed = match (&service.admin_token(), presented) {
         (Some(token), Some(presented)) => {
             let want = Sha256::digest(token.expose().as_bytes());
             let got = Sha256::digest(presented.as_bytes());

@@ -8,7 +8,7 @@ use axum::response::{IntoResponse, Response};
 
 use super::Shared;
 use super::api::scan_subscriptions;
-use crate::db::{ItemState, Journal};
+use crate::db::ItemState;
 use crate::runtime::metrics::{header as family, sample};
 
 /// The Prometheus text exposition content type.
@@ -32,7 +32,7 @@ pub(super) async fn metrics(State(service): State<Shared>) -> Response {
         if service.is_ready() { 1.0 } else { 0.0 },
     );
 
-    service.runtime.metrics().render(&mut out);
+    service.runtime().metrics().render(&mut out);
 
     family(
         &mut out,
@@ -40,8 +40,8 @@ pub(super) async fn metrics(State(service): State<Shared>) -> Response {
         "gauge",
         "1 for the active version of each plugin.",
     );
-    let versions = service.runtime.versions(None);
-    for p in service.runtime.plugins() {
+    let versions = service.runtime().versions(None);
+    for p in service.runtime().plugins() {
         let world = crate::runtime::world_id(p.world);
         sample(
             &mut out,
@@ -80,7 +80,7 @@ pub(super) async fn metrics(State(service): State<Shared>) -> Response {
         &mut out,
         "mlc_token_requests_sent_total",
         &[],
-        service.tokens.token_requests_sent() as f64,
+        service.tokens().token_requests_sent() as f64,
     );
     family(
         &mut out,
@@ -92,9 +92,9 @@ pub(super) async fn metrics(State(service): State<Shared>) -> Response {
         &mut out,
         "mlc_token_budget_refusals_total",
         &[],
-        service.tokens.budget_refusals() as f64,
+        service.tokens().budget_refusals() as f64,
     );
-    match service.tokens.budgets() {
+    match service.tokens().budgets() {
         Ok(budgets) => {
             family(
                 &mut out,
@@ -135,8 +135,8 @@ pub(super) async fn metrics(State(service): State<Shared>) -> Response {
         "Work items by state (the queue depth is pending + retry + running).",
     );
     let mut held_failed = Vec::new();
-    for tenant in &service.config.tenants {
-        match service.store.item_counts(Some(&tenant.id)) {
+    for tenant in &service.config().tenants {
+        match service.store().item_counts(Some(&tenant.id)) {
             Ok(counts) => {
                 for state in [
                     ItemState::Pending,
@@ -196,8 +196,8 @@ pub(super) async fn metrics(State(service): State<Shared>) -> Response {
         "gauge",
         "Webhook deliveries in the inbox by state (pending is the queue depth).",
     );
-    for tenant in &service.config.tenants {
-        match service.store.inbox_counts(Some(&tenant.id)) {
+    for tenant in &service.config().tenants {
+        match service.store().inbox_counts(Some(&tenant.id)) {
             Ok(counts) => {
                 for state in ["pending", "processing", "done", "failed"] {
                     let n = counts.get(state).copied().unwrap_or(0);
@@ -215,7 +215,7 @@ pub(super) async fn metrics(State(service): State<Shared>) -> Response {
 
     let mut sub_lines = String::new();
     let mut near_lines = String::new();
-    for tenant in &service.config.tenants {
+    for tenant in &service.config().tenants {
         if tenant.flows.is_empty() {
             continue;
         }

@@ -641,6 +641,133 @@ fn clip(s: &str) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::clock::SystemClock;
+    use crate::db::ExchangeQuery;
+    use crate::manifest::HostGrant;
+
+    /// Answers `{"token": <the Authorization it received>}`, so a test sees what the gate
+    /// sent (and that a secret-looking key in a response is redacted in the record).
+    async fn echo_server() -> std::net::SocketAddr {
+        let app = axum::Router::new().route(
+            "/",
+            axum::routing::get(|headers: http::HeaderMap| async move {
+                let seen = headers
+                    .get("authorization")
+                    .map(|v| String::from_utf8_lossy(v.as_bytes()).into_owned())
+                    .unwrap_or_default();
+                serde_json::json!({ "token": seen }).to_string()
+            }),
+        );
+        let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+        let addr = listener.local_addr().unwrap();
+        tokio::spawn(async move { axum::serve(listener, app).await });
+        addr
+    }
+
+    /// Binds every host to connection `c1` and answers with a fixed token.
+    struct FixedToken;
+
+    impl Credentials for FixedToken {
+        fn connection_for(
+            &self,
+            _: &str,
+            c: &[String],
+            _: &str,
+            _: &str,
+            _: u16,
+        ) -> Option<String> {
+            c.first().cloned()
+        }
+        fn authorization<'a>(
+            &'a self,
+            _: &'a str,
+            _: &'a str,
+        ) -> BoxFuture<'a, Result<String, CredentialError>> {
+            Box::pin(async { Ok("Bearer host-token".to_owned()) })
+        }
+        fn rejected<'a>(&'a self, _: &'a str, _: &'a str, _: &'a str) -> BoxFuture<'a, ()> {
+            Box::pin(async {})
+        }
+    }
+
+    fn request(url: &str) -> http::Request<WasiBody> {
+        http::Request::get(url)
+            .header("authorization", "Bearer guest-made-this-up")
+            .body(
+                Full::new(Bytes::new())
+                    .map_err(|never| match never {})
+                    .boxed_unsync(),
+            )
+            .unwrap()
+    }
+
+    #[tokio::test]
+    async fn the_gate_refuses_ungranted_hosts_injects_credentials_and_records() {
+        let addr = echo_server().await;
+        let store = crate::db::in_memory().unwrap();
+        let env = Arc::new(
+            EgressEnv::new(
+                Arc::new(FixedToken),
+                EgressLimits::default(),
+                store.clone(),
+                Arc::new(SystemClock),
+            )
+            .unwrap(),
+        );
+        let mut binding = Binding {
+            tenant: "acme".into(),
+            plugin: "ups".into(),
+            ..Binding::default()
+        };
+        binding.grants.hosts = vec![HostGrant {
+            scheme: "http".into(),
+            host: "127.0.0.1".into(),
+            port: addr.port(),
+        }];
+        binding.connections = vec!["c1".into()];
+        let gate = EgressCtx::new(env, Arc::new(binding), Some("item-9".into()));
+
+        let other_port = format!("http://127.0.0.1:{}/", addr.port() + 1);
+        let denied = gate.shared.send(request(&other_port), None).await;
+        assert!(
+            matches!(denied, Err(HttpError::HttpRequestDenied)),
+            "{denied:?}"
+        );
+
+        let sent = gate
+            .shared
+            .send(request(&format!("http://{addr}/")), None)
+            .await
+            .unwrap();
+        let body = sent.into_body().collect().await.unwrap().to_bytes();
+        assert_eq!(
+            &body[..],
+            br#"{"token":"Bearer host-token"}"#,
+            "the connection's token replaces whatever the guest set"
+        );
+
+        let recorded = store.exchanges(&ExchangeQuery::default()).unwrap();
+        let outcomes: Vec<(&str, Option<u16>)> = recorded
+            .iter()
+            .map(|e| (e.outcome.as_str(), e.status))
+            .collect();
+        assert_eq!(
+            outcomes,
+            vec![("denied: host not granted", None), ("ok", Some(200))]
+        );
+        assert!(
+            recorded
+                .iter()
+                .all(|e| e.work_item.as_deref() == Some("item-9"))
+        );
+        assert!(
+            recorded
+                .iter()
+                .all(|e| !e.request.contains("guest-made-this-up")
+                    && !e.response.contains("host-token")),
+            "secrets never reach the record"
+        );
+    }
 
     #[test]
     fn redacts_secrets_in_bodies_urls_and_headers() {

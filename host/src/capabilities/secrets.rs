@@ -64,3 +64,67 @@ impl Host for SecretsCtx {
         )
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::vault::{MasterKey, SecretString};
+
+    fn ctx(plugin: &str, granted: &[&str], vault: Option<Vault>) -> SecretsCtx {
+        let mut binding = Binding {
+            tenant: "acme".into(),
+            plugin: plugin.into(),
+            ..Binding::default()
+        };
+        binding.grants.secrets = granted.iter().map(|s| (*s).to_owned()).collect();
+        SecretsCtx::new(Arc::new(binding), vault)
+    }
+
+    #[tokio::test]
+    async fn a_plugin_reads_only_granted_secrets_of_its_own_scope() {
+        let store = crate::db::in_memory().unwrap();
+        let vault = Vault::open(store, MasterKey::generate()).unwrap();
+        vault
+            .put(
+                "acme",
+                "ups",
+                "webhook-credential",
+                &SecretString::new("hunter2"),
+            )
+            .unwrap();
+        vault
+            .put("acme", "ifs", "api-key", &SecretString::new("other"))
+            .unwrap();
+
+        let mut ups = ctx(
+            "ups",
+            &["webhook-credential", "api-key"],
+            Some(vault.clone()),
+        );
+        assert_eq!(
+            ups.get("webhook-credential".into()).await.unwrap(),
+            Ok("hunter2".to_owned())
+        );
+        assert!(
+            matches!(
+                ups.get("api-key".into()).await.unwrap(),
+                Err(Error::NotFound(_))
+            ),
+            "another plugin's secret of the same name is not this plugin's"
+        );
+        assert!(matches!(
+            ups.get("client-secret".into()).await.unwrap(),
+            Err(Error::Denied(m)) if m.contains("not granted")
+        ));
+        let mut connection = ctx("connection:ups", &["client-secret"], Some(vault));
+        assert!(matches!(
+            connection.get("client-secret".into()).await.unwrap(),
+            Err(Error::Denied(_))
+        ));
+        let mut keyless = ctx("ups", &["webhook-credential"], None);
+        assert!(matches!(
+            keyless.get("webhook-credential".into()).await.unwrap(),
+            Err(Error::Denied(m)) if m.contains("master key")
+        ));
+    }
+}

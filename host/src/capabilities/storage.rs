@@ -150,3 +150,53 @@ impl Host for StorageCtx {
             .map_err(store_error))
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn ctx(store: &Arc<dyn Store>, tenant: &str, plugin: &str, quota: Option<u64>) -> StorageCtx {
+        let mut binding = Binding {
+            tenant: tenant.into(),
+            plugin: plugin.into(),
+            ..Binding::default()
+        };
+        binding.grants.storage_quota_bytes = quota;
+        StorageCtx::new(&binding, store.clone())
+    }
+
+    #[tokio::test]
+    async fn namespaces_revisions_and_quota() {
+        let store = crate::db::in_memory().unwrap();
+        let mut a = ctx(&store, "acme", "ups", Some(64));
+        let mut other_tenant = ctx(&store, "globex", "ups", None);
+
+        assert_eq!(a.set("cursor".into(), b"1".to_vec()).await.unwrap(), Ok(1));
+        assert_eq!(
+            a.compare_and_swap("cursor".into(), Some(7), b"2".to_vec())
+                .await
+                .unwrap(),
+            Ok(None),
+            "a stale revision does not write"
+        );
+        assert_eq!(
+            a.compare_and_swap("cursor".into(), Some(1), b"2".to_vec())
+                .await
+                .unwrap(),
+            Ok(Some(2))
+        );
+        assert_eq!(other_tenant.get("cursor".into()).await.unwrap(), Ok(None));
+        assert!(matches!(
+            a.set("big".into(), vec![0; 100]).await.unwrap(),
+            Err(Error::Denied(m)) if m.contains("quota")
+        ));
+        assert!(matches!(
+            a.get(String::new()).await.unwrap(),
+            Err(Error::InvalidInput(_))
+        ));
+        assert_eq!(
+            a.list_keys(String::new(), None, 10).await.unwrap(),
+            Ok(vec!["cursor".to_owned()])
+        );
+    }
+}

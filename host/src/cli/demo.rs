@@ -23,7 +23,7 @@ use crate::config::{
     ServiceConfig, TenantConfig, WebhookConfig,
 };
 use crate::credentials::connection_scope;
-use crate::db::{ItemState, Journal, Store, open_data_dir};
+use crate::db::{ItemState, Store, open_data_dir};
 use crate::manifest::HostGrant;
 use crate::service::{Service, ServiceOptions, WEBHOOK_SCOPE};
 use crate::vault::{MasterKey, SecretString, Vault};
@@ -464,7 +464,7 @@ async fn drive(args: DemoArgs) -> Result<ExitCode, String> {
     let trackalert = SecretString::new(format!("demo-{}", uuid::Uuid::new_v4().simple()));
     let admin_token = SecretString::new(uuid::Uuid::new_v4().simple().to_string());
     {
-        let store: Arc<dyn Store> = Arc::new(open_data_dir(&data_dir).map_err(|e| e.to_string())?);
+        let store: Arc<dyn Store> = open_data_dir(&data_dir).map_err(|e| e.to_string())?;
         let vault = Vault::open(store, key.clone()).map_err(|e| e.to_string())?;
         store_secrets(&vault, TENANT, &info, &trackalert).map_err(|e| e.to_string())?;
     }
@@ -480,7 +480,11 @@ async fn drive(args: DemoArgs) -> Result<ExitCode, String> {
     )
     .await
     .map_err(|e| e.to_string())?;
-    let serving = tokio::spawn(service.clone().serve(webhook_listener, admin_listener));
+    let serving = tokio::spawn(super::serve::serve_on(
+        service.clone(),
+        webhook_listener,
+        admin_listener,
+    ));
 
     let ready = serde_json::json!({
         "event": "ready", "admin_url": admin_url, "admin_token": admin_token.expose(), "simulators": info,
@@ -510,7 +514,7 @@ async fn drive(args: DemoArgs) -> Result<ExitCode, String> {
         .flow(TENANT, FLOW)
         .cloned()
         .ok_or("the demo flow is missing")?;
-    let store = service.store.clone();
+    let store = service.store().clone();
     let counts = || store.item_counts(Some(TENANT)).unwrap_or_default();
     let delivered = |sims: &Simulators| summarize(sims, &ids, &*store, started).delivered_in_ifs;
     let settled = |c: &BTreeMap<ItemState, u64>| {

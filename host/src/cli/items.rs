@@ -10,7 +10,9 @@ use chrono::{DateTime, Utc};
 use clap::{Args, Subcommand};
 
 use crate::config::Config;
-use crate::db::{ItemQuery, ItemState, Journal, SqliteStore, StoreError, open_data_dir};
+use std::sync::Arc;
+
+use crate::db::{ItemQuery, ItemState, Store, StoreError, open_data_dir};
 
 /// Where the data directory is.
 #[derive(Debug, Clone, Args)]
@@ -104,7 +106,7 @@ pub enum ItemsError {
     Io(#[from] std::io::Error),
 }
 
-fn open(location: &DataLocation) -> Result<SqliteStore, ItemsError> {
+fn open(location: &DataLocation) -> Result<Arc<dyn Store>, ItemsError> {
     let dir = match (&location.data_dir, &location.config) {
         (Some(dir), _) => dir.clone(),
         (None, Some(config)) => Config::load(config)?.service.data_dir,

@@ -24,7 +24,7 @@ use rand::RngCore;
 use crate::clock::SystemClock;
 use crate::config::{Config, SecretRef};
 use crate::credentials::{TokenManager, oauth};
-use crate::db::{DB_FILE, SqliteStore, Store, TokenStore, open_data_dir};
+use crate::db::{DB_FILE, Store, TokenStore, open_data_dir};
 use crate::vault::{MasterKey, Vault, VaultError};
 
 /// `ml-connector ping`
@@ -49,15 +49,11 @@ pub async fn run(args: PingArgs) -> ExitCode {
         }
     };
     let data_dir = &config.service.data_dir;
-    let opened: Result<Arc<SqliteStore>, String> = if data_dir.join(DB_FILE).exists() {
-        open_data_dir(data_dir)
-            .map(Arc::new)
-            .map_err(|e| e.to_string())
+    let opened: Result<Arc<dyn Store>, String> = if data_dir.join(DB_FILE).exists() {
+        open_data_dir(data_dir).map_err(|e| e.to_string())
     } else {
         // Nothing to share a budget with yet; do not create a data directory just to ping.
-        SqliteStore::in_memory()
-            .map(Arc::new)
-            .map_err(|e| e.to_string())
+        crate::db::in_memory().map_err(|e| e.to_string())
     };
     let store = match opened {
         Ok(s) => s,

@@ -21,7 +21,7 @@ use std::sync::Arc;
 use clap::{Args, Subcommand};
 
 use crate::config::Config;
-use crate::db::{SqliteStore, Store, StoreError, TokenStore, open_data_dir};
+use crate::db::{Store, StoreError, open_data_dir};
 use crate::vault::{
     MASTER_KEY_ENV, MASTER_KEY_FILE_ENV, MasterKey, SecretString, Vault, VaultError,
 };
@@ -279,11 +279,11 @@ pub fn data_dir(location: &StoreLocation) -> Result<PathBuf, SecretsError> {
 fn open(
     location: &StoreLocation,
     key_for: &dyn Fn(&StoreLocation) -> Result<MasterKey, VaultError>,
-) -> Result<(Arc<SqliteStore>, Vault), SecretsError> {
+) -> Result<(Arc<dyn Store>, Vault), SecretsError> {
     // The key first: without it nothing is opened, let alone created.
     let key = key_for(location)?;
-    let store = Arc::new(open_data_dir(&data_dir(location)?)?);
-    let vault = Vault::open(store.clone() as Arc<dyn Store>, key)?;
+    let store = open_data_dir(&data_dir(location)?)?;
+    let vault = Vault::open(store.clone(), key)?;
     Ok((store, vault))
 }
 
@@ -412,7 +412,7 @@ mod tests {
         )
         .unwrap();
         assert!(said.contains("re-encrypted 1 secrets"), "{said}");
-        let store: Arc<dyn Store> = Arc::new(open_data_dir(&dir.join("data")).unwrap());
+        let store: Arc<dyn Store> = open_data_dir(&dir.join("data")).unwrap();
         let v2 = Vault::open(store.clone(), k2.clone()).unwrap();
         assert_eq!(
             v2.get("acme", "connection:ups", "client-secret")

@@ -1,10 +1,26 @@
 //! `ml-connector serve --config FILE`: the long-lived service.
 
+//!
+//! This is the composition root: the service, and the admin API over it, are put together
+//! here (and in [`serve_on`] for the demo and the tests), so `admin` depends on `service` and
+//! never the reverse.
+
 use std::path::PathBuf;
 use std::process::ExitCode;
+use std::sync::Arc;
 
 use crate::config::Config;
-use crate::service::{Service, ServiceOptions};
+use crate::service::{Service, ServiceError, ServiceOptions};
+
+/// Serves `service` with its admin API on listeners the caller bound, until shutdown.
+pub async fn serve_on(
+    service: Arc<Service>,
+    webhook_listener: tokio::net::TcpListener,
+    admin_listener: tokio::net::TcpListener,
+) -> Result<(), ServiceError> {
+    let admin = crate::admin::router(service.clone());
+    service.serve(webhook_listener, admin_listener, admin).await
+}
 
 /// Arguments of `serve`.
 #[derive(Debug, clap::Args)]
@@ -38,7 +54,8 @@ pub async fn run(args: ServeArgs) -> ExitCode {
         tracing::info!("shutdown requested: finishing in-flight work");
         stopper.shutdown();
     });
-    match service.run().await {
+    let admin = crate::admin::router(service.clone());
+    match service.run(admin).await {
         Ok(()) => ExitCode::SUCCESS,
         Err(e) => {
             eprintln!("error: {e}");

@@ -9,6 +9,8 @@ pub mod plugins;
 mod sqlite;
 pub mod tokens;
 
+use std::sync::Arc;
+
 use serde::{Deserialize, Serialize};
 
 pub use journal::{
@@ -24,12 +26,18 @@ pub const DB_FILE: &str = "ml-connector.db";
 
 /// Opens the store of a data directory (`<dir>/ml-connector.db`), creating the directory and
 /// the database as needed.
-pub fn open_data_dir(dir: &std::path::Path) -> Result<SqliteStore, StoreError> {
+pub fn open_data_dir(dir: &std::path::Path) -> Result<Arc<dyn Store>, StoreError> {
     std::fs::create_dir_all(dir).map_err(|e| StoreError::Open {
         path: dir.display().to_string(),
         source: Box::new(e),
     })?;
-    SqliteStore::open(&dir.join(DB_FILE))
+    Ok(Arc::new(SqliteStore::open(&dir.join(DB_FILE))?))
+}
+
+/// A fresh store in memory (the embedded backend), for tests, benchmarks and `ping` without a
+/// data directory.
+pub fn in_memory() -> Result<Arc<dyn Store>, StoreError> {
+    Ok(Arc::new(SqliteStore::in_memory()?))
 }
 
 /// Errors from the store, naming what was being read or written.
@@ -141,8 +149,10 @@ pub struct ExchangeQuery {
 /// Re-seals one secret blob during key rotation; `Err` aborts the rotation.
 pub type Reseal<'a> = dyn FnMut(&[u8]) -> Result<Vec<u8>, String> + 'a;
 
-/// The host's durable state. Implementations must be safe to share between threads.
-pub trait Store: journal::Journal + Send + Sync + 'static {
+/// The host's durable state: the journal, token ledger and plugin versions, plus the key-value,
+/// secret, metadata and exchange tables below. Implementations must be safe to share between
+/// threads; `Arc<dyn Store>` upcasts to each part's trait.
+pub trait Store: Journal + TokenStore + PluginStore + Send + Sync + 'static {
     /// Reads a key of a plugin's namespace.
     fn kv_get(&self, scope: &Scope, key: &str) -> Result<Option<KvEntry>, StoreError>;
     /// Writes a key if its revision is `expected` (`None`: only if absent), or unconditionally

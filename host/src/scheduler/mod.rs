@@ -2,6 +2,9 @@
 //! items with retries and backoff, the webhook inbox, and upkeep. No wasmtime types here: the
 //! scheduler talks to plugins through [`crate::runtime::Runtime`]'s domain calls.
 
+mod flows;
 mod runner;
+pub mod schedules;
 
+pub use flows::{FlowHandle, FlowStatus, RunRecord};
 pub use runner::{FlowRunner, FlowSettings, InboxReport, ProcessReport, RetryPolicy, RunError};

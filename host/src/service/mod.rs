@@ -2,7 +2,7 @@
 //! [`Config`]: the store and vault, the token manager, the runtime with its plugins and tenant
 //! bindings, one scheduler loop per tenant flow, the webhook ingress and the admin API.
 
-mod flows;
+mod watch;
 
 use std::collections::HashMap;
 use std::path::PathBuf;
@@ -12,15 +12,15 @@ use std::sync::atomic::{AtomicBool, Ordering};
 use tokio::sync::Notify;
 use tokio_util::sync::CancellationToken;
 
-pub use self::flows::{FlowHandle, FlowStatus, RunRecord};
+pub use self::watch::{DirLoad, POLL_EVERY, scan_plugins_dir, watch_plugins_dir};
 use crate::capabilities::http::Credentials;
 use crate::clock::{SharedClock, SystemClock};
 use crate::config::{Config, SecretRef};
 use crate::credentials::TokenManager;
-use crate::db::{Journal, SqliteStore, Store, open_data_dir};
+use crate::db::{Store, open_data_dir};
 use crate::manifest::{Manifest, WorldKind};
 use crate::runtime::{Runtime, Services};
-use crate::scheduler::{FlowRunner, FlowSettings, RetryPolicy};
+use crate::scheduler::{FlowHandle, FlowRunner, FlowSettings, RetryPolicy};
 use crate::vault::{MasterKey, SecretString, Vault, VaultError};
 use crate::webhooks::{SharedHeader, TenantWebhook, WebhookState};
 
@@ -105,29 +105,62 @@ pub const BUNDLED: &[(&str, WorldKind, &[u8])] = &[
     ),
 ];
 
-/// The running service's parts. Shared by the scheduler loops, the ingress and the admin API.
+/// The running service's parts. Shared by the scheduler loops, the ingress and the admin API,
+/// which read them through the accessors below.
 pub struct Service {
-    /// The configuration it was built from.
-    pub config: Config,
-    /// The plugin runtime.
-    pub runtime: Runtime,
-    /// The store (journal, inbox, kv, secrets, tokens).
-    pub store: Arc<SqliteStore>,
-    /// Secrets, when a master key is configured.
-    pub vault: Option<Vault>,
-    /// OAuth2 tokens of the configured connections.
-    pub tokens: Arc<TokenManager>,
-    /// The host clock.
-    pub clock: SharedClock,
-    /// One handle per tenant flow.
-    pub flows: Vec<Arc<FlowHandle>>,
-    /// The admin API bearer token (none: the admin API refuses every authenticated route).
-    pub admin_token: Option<SecretString>,
+    config: Config,
+    runtime: Runtime,
+    store: Arc<dyn Store>,
+    vault: Option<Vault>,
+    tokens: Arc<TokenManager>,
+    clock: SharedClock,
+    flows: Vec<Arc<FlowHandle>>,
+    admin_token: Option<SecretString>,
     ready: AtomicBool,
     shutdown: CancellationToken,
 }
 
 impl Service {
+    /// The configuration it was built from.
+    pub fn config(&self) -> &Config {
+        &self.config
+    }
+
+    /// The plugin runtime.
+    pub fn runtime(&self) -> &Runtime {
+        &self.runtime
+    }
+
+    /// The store (journal, inbox, kv, secrets, tokens, plugin versions).
+    pub fn store(&self) -> &Arc<dyn Store> {
+        &self.store
+    }
+
+    /// Secrets, when a master key is configured.
+    pub fn vault(&self) -> Option<&Vault> {
+        self.vault.as_ref()
+    }
+
+    /// OAuth2 tokens of the configured connections.
+    pub fn tokens(&self) -> &Arc<TokenManager> {
+        &self.tokens
+    }
+
+    /// The host clock.
+    pub fn clock(&self) -> &SharedClock {
+        &self.clock
+    }
+
+    /// One handle per tenant flow.
+    pub fn flows(&self) -> &[Arc<FlowHandle>] {
+        &self.flows
+    }
+
+    /// The admin API bearer token (none: the admin API refuses every authenticated route).
+    pub fn admin_token(&self) -> Option<&SecretString> {
+        self.admin_token.as_ref()
+    }
+
     /// Builds the service: opens the store, the vault and the token manager, loads the
     /// plugins (bundled, or the files the config names), binds every tenant, requeues work a
     /// previous run left in flight, and prepares one runner per tenant flow.
@@ -136,12 +169,10 @@ impl Service {
         options: ServiceOptions,
     ) -> Result<Arc<Service>, ServiceError> {
         let data_dir = config.service.data_dir.clone();
-        let store = Arc::new(
-            open_data_dir(&data_dir).map_err(|source| ServiceError::Store {
-                path: data_dir.clone(),
-                source,
-            })?,
-        );
+        let store = open_data_dir(&data_dir).map_err(|source| ServiceError::Store {
+            path: data_dir.clone(),
+            source,
+        })?;
         let dyn_store: Arc<dyn Store> = store.clone();
         let key = match options.master_key.clone() {
             Some(key) => Some(key),
@@ -215,7 +246,7 @@ impl Service {
                 )));
             }
         }
-        crate::admin::schedules::restore(store.as_ref(), &flows);
+        crate::scheduler::schedules::restore(store.as_ref(), &flows);
         let admin_token = options.admin_token.clone().or_else(|| {
             std::env::var(&config.service.admin_token_env)
                 .ok()
@@ -318,13 +349,15 @@ impl Service {
         }))
     }
 
-    /// Runs until [`Service::shutdown`]: the scheduler loops, the webhook ingress and the admin
-    /// API. On shutdown it stops taking work, lets in-flight items finish (anything still
-    /// running is requeued at the next start) and returns.
-    pub async fn run(self: Arc<Self>) -> Result<(), ServiceError> {
+    /// Runs until [`Service::shutdown`] on the configured listen addresses: the scheduler
+    /// loops, the plugins-directory watch, the webhook ingress and `admin` (the admin API the
+    /// composition root built over this service). On shutdown it stops taking work, lets
+    /// in-flight items finish (anything still running is requeued at the next start) and
+    /// returns.
+    pub async fn run(self: Arc<Self>, admin: axum::Router) -> Result<(), ServiceError> {
         let webhook_listener = bind(self.config.service.webhook_listen).await?;
         let admin_listener = bind(self.config.service.admin_listen).await?;
-        self.serve(webhook_listener, admin_listener).await
+        self.serve(webhook_listener, admin_listener, admin).await
     }
 
     /// Like [`Service::run`], on listeners the caller bound (port 0 in tests and the demo).
@@ -332,9 +365,9 @@ impl Service {
         self: Arc<Self>,
         webhook_listener: tokio::net::TcpListener,
         admin_listener: tokio::net::TcpListener,
+        admin: axum::Router,
     ) -> Result<(), ServiceError> {
         let webhooks = crate::webhooks::router(self.webhook_state()?);
-        let admin = crate::admin::router(self.clone());
         let mut tasks = tokio::task::JoinSet::new();
         for flow in &self.flows {
             let flow = flow.clone();
@@ -342,7 +375,7 @@ impl Service {
             let clock = self.clock.clone();
             tasks.spawn(async move { flow.run_loop(clock, shutdown).await });
         }
-        tasks.spawn(crate::admin::watch_plugins_dir(self.clone()));
+        tasks.spawn(watch_plugins_dir(self.clone()));
         let token = self.shutdown.clone();
         tasks.spawn(async move {
             let shutdown = token.clone();

@@ -5,9 +5,9 @@ use std::time::Duration;
 
 use serde::{Deserialize, Serialize};
 
+use super::FlowHandle;
 use crate::config::Schedule;
 use crate::db::{Store, StoreError};
-use crate::service::FlowHandle;
 
 /// Shortest interval accepted: a flow that polls its ERP more often than this is a mistake.
 pub const MIN_EVERY: Duration = Duration::from_secs(1);
