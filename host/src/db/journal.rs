@@ -598,7 +598,7 @@ impl Journal for SqliteStore {
     }
 
     fn item(&self, id: &str) -> Result<Option<WorkItemRecord>, StoreError> {
-        self.with("journal.item", |c| {
+        self.read("journal.item", |c| {
             c.query_row(
                 &format!("SELECT {ITEM_COLS} FROM work_items WHERE id = ?1"),
                 params![id],
@@ -609,7 +609,7 @@ impl Journal for SqliteStore {
     }
 
     fn items(&self, q: &ItemQuery) -> Result<Vec<WorkItemRecord>, StoreError> {
-        self.with("journal.items", |c| {
+        self.read("journal.items", |c| {
             let mut stmt = c.prepare_cached(&format!(
                 "SELECT {ITEM_COLS} FROM work_items
                  WHERE (?1 IS NULL OR tenant = ?1) AND (?2 IS NULL OR flow = ?2) AND (?3 IS NULL OR state = ?3)
@@ -633,7 +633,7 @@ impl Journal for SqliteStore {
     }
 
     fn item_counts(&self, tenant: Option<&str>) -> Result<BTreeMap<ItemState, u64>, StoreError> {
-        self.with("journal.counts", |c| {
+        self.read("journal.counts", |c| {
             let mut stmt =
                 c.prepare_cached("SELECT state, COUNT(*) FROM work_items WHERE ?1 IS NULL OR tenant = ?1 GROUP BY state")?;
             let rows = stmt.query_map(params![tenant], |r| Ok((r.get::<_, String>(0)?, r.get::<_, i64>(1)?)))?;
@@ -649,7 +649,7 @@ impl Journal for SqliteStore {
     }
 
     fn next_due(&self, tenant: &str, flow: &str) -> Result<Option<i64>, StoreError> {
-        self.with("journal.next_due", |c| {
+        self.read("journal.next_due", |c| {
             c.query_row(
                 "SELECT MIN(next_at_ms) FROM work_items WHERE tenant = ?1 AND flow = ?2 AND state IN ('pending', 'retry')",
                 params![tenant, flow],
@@ -701,7 +701,7 @@ impl Journal for SqliteStore {
         operation: &str,
         step_key: &str,
     ) -> Result<Vec<StepRecord>, StoreError> {
-        self.with("journal.step_lookup", |c| {
+        self.read("journal.step_lookup", |c| {
             let mut stmt = c.prepare_cached(&format!(
                 "SELECT {STEP_COLS} FROM steps WHERE item_id = ?1 AND operation = ?2 AND step_key = ?3 ORDER BY id DESC"
             ))?;
@@ -711,7 +711,7 @@ impl Journal for SqliteStore {
     }
 
     fn steps(&self, item_id: &str) -> Result<Vec<StepRecord>, StoreError> {
-        self.with("journal.steps", |c| {
+        self.read("journal.steps", |c| {
             let mut stmt = c.prepare_cached(&format!(
                 "SELECT {STEP_COLS} FROM steps WHERE item_id = ?1 ORDER BY id"
             ))?;
@@ -780,7 +780,7 @@ impl Journal for SqliteStore {
     }
 
     fn inbox_counts(&self, tenant: Option<&str>) -> Result<BTreeMap<String, u64>, StoreError> {
-        self.with("inbox.counts", |c| {
+        self.read("inbox.counts", |c| {
             let mut stmt = c.prepare_cached(
                 "SELECT state, COUNT(*) FROM inbox WHERE ?1 IS NULL OR tenant = ?1 GROUP BY state",
             )?;

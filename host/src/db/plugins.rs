@@ -103,7 +103,7 @@ impl PluginStore for SqliteStore {
         &self,
         plugin: Option<&str>,
     ) -> Result<Vec<PluginVersionRecord>, StoreError> {
-        self.with("plugin_versions.list", |c| {
+        self.read("plugin_versions.list", |c| {
             let mut stmt = c.prepare(&format!(
                 "SELECT {COLS} FROM plugin_versions WHERE ?1 IS NULL OR plugin = ?1
                  ORDER BY plugin, loaded_at_ms, rowid"
@@ -117,7 +117,7 @@ impl PluginStore for SqliteStore {
         plugin: &str,
         hash: &str,
     ) -> Result<Option<PluginVersionRecord>, StoreError> {
-        self.with("plugin_versions.get", |c| {
+        self.read("plugin_versions.get", |c| {
             c.query_row(
                 &format!("SELECT {COLS} FROM plugin_versions WHERE plugin = ?1 AND hash = ?2"),
                 params![plugin, hash],

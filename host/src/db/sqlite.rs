@@ -1,11 +1,21 @@
-//! The SQLite implementation of [`Store`]: one file, WAL journal, one connection behind a mutex.
+//! The SQLite implementation of [`Store`]: one file in WAL mode, one writer connection and a
+//! few reader connections.
 //!
-//! Calls are short (single-row reads and writes), so one connection serialised by a mutex is
-//! simpler and faster than a pool on this workload; WAL keeps readers of the file (the CLI, a
-//! backup) from blocking the service.
+//! SQLite admits one writer at a time, so every write goes through the writer connection
+//! ([`SqliteStore::with`]); reads that need no transaction with a write ([`SqliteStore::read`])
+//! go to the readers, which WAL lets run beside the writer, so the admin API, the console and
+//! the journal's look-ups never queue behind the scheduler's writes. A statement on a reader
+//! sees every write committed before it started, so a read after a write (on any connection)
+//! sees the write.
+//!
+//! Calls are short (single-row reads and writes, tens of microseconds) and run inline on the
+//! caller's thread. The one place that may block for longer is waiting for a busy connection:
+//! that wait happens in [`blocking`], which on the service's multi-threaded runtime first
+//! hands the async worker's other tasks to another thread.
 
 use std::path::Path;
-use std::sync::Mutex;
+use std::sync::atomic::{AtomicUsize, Ordering};
+use std::sync::{Mutex, MutexGuard, TryLockError};
 
 use rusqlite::{Connection, OptionalExtension, params};
 
@@ -32,9 +42,15 @@ CREATE INDEX IF NOT EXISTS exchanges_item ON exchanges (work_item);
 CREATE INDEX IF NOT EXISTS exchanges_tenant ON exchanges (tenant, at_ms);
 "#;
 
+/// Reader connections of a file database (an in-memory database has none: it cannot be shared
+/// between connections, and reads go to the writer).
+const READERS: usize = 4;
+
 /// A [`Store`] in one SQLite file.
 pub struct SqliteStore {
-    conn: Mutex<Connection>,
+    writer: Mutex<Connection>,
+    readers: Vec<Mutex<Connection>>,
+    next_reader: AtomicUsize,
 }
 
 impl SqliteStore {
@@ -45,7 +61,21 @@ impl SqliteStore {
             source: Box::new(e),
         };
         let conn = Connection::open(path).map_err(open_err)?;
-        Self::init(conn).map_err(open_err)
+        let mut store = Self::init(conn).map_err(open_err)?;
+        for _ in 0..READERS {
+            let reader = Connection::open_with_flags(
+                path,
+                rusqlite::OpenFlags::SQLITE_OPEN_READ_ONLY
+                    | rusqlite::OpenFlags::SQLITE_OPEN_NO_MUTEX
+                    | rusqlite::OpenFlags::SQLITE_OPEN_URI,
+            )
+            .map_err(open_err)?;
+            reader
+                .busy_timeout(std::time::Duration::from_secs(5))
+                .map_err(open_err)?;
+            store.readers.push(Mutex::new(reader));
+        }
+        Ok(store)
     }
 
     /// An in-memory database, for tests and benchmarks.
@@ -73,25 +103,74 @@ impl SqliteStore {
         conn.execute_batch(super::tokens::SCHEMA)?;
         conn.execute_batch(super::plugins::SCHEMA)?;
         Ok(SqliteStore {
-            conn: Mutex::new(conn),
+            writer: Mutex::new(conn),
+            readers: Vec::new(),
+            next_reader: AtomicUsize::new(0),
         })
     }
 
+    /// Runs `f` on the writer connection: every write, and reads that belong to a write.
     pub(crate) fn with<T>(
         &self,
         op: &'static str,
         f: impl FnOnce(&mut Connection) -> rusqlite::Result<T>,
     ) -> Result<T, StoreError> {
-        // A poisoned mutex only means another thread panicked mid-call; SQLite itself rolled
-        // back whatever that call had open, so the connection is still sound.
-        let mut conn = self.conn.lock().unwrap_or_else(|p| p.into_inner());
+        let mut conn = lock(&self.writer);
         f(&mut conn).map_err(|e| StoreError::backend(op, e))
+    }
+
+    /// Runs a read-only `f` on a free reader connection (the writer when there are none).
+    pub(crate) fn read<T>(
+        &self,
+        op: &'static str,
+        f: impl FnOnce(&mut Connection) -> rusqlite::Result<T>,
+    ) -> Result<T, StoreError> {
+        if self.readers.is_empty() {
+            return self.with(op, f);
+        }
+        let start = self.next_reader.fetch_add(1, Ordering::Relaxed);
+        let n = self.readers.len();
+        let free = (0..n).find_map(|i| match self.readers[(start + i) % n].try_lock() {
+            Ok(conn) => Some(conn),
+            Err(TryLockError::Poisoned(p)) => Some(p.into_inner()),
+            Err(TryLockError::WouldBlock) => None,
+        });
+        let mut conn = match free {
+            Some(conn) => conn,
+            None => lock(&self.readers[start % n]),
+        };
+        f(&mut conn).map_err(|e| StoreError::backend(op, e))
+    }
+}
+
+/// Locks a connection, waiting off the async worker when it is busy.
+fn lock(conn: &Mutex<Connection>) -> MutexGuard<'_, Connection> {
+    // A poisoned mutex only means another thread panicked mid-call; SQLite itself rolled back
+    // whatever that call had open, so the connection is still sound.
+    match conn.try_lock() {
+        Ok(guard) => guard,
+        Err(TryLockError::Poisoned(p)) => p.into_inner(),
+        Err(TryLockError::WouldBlock) => {
+            blocking(|| conn.lock().unwrap_or_else(|p| p.into_inner()))
+        }
+    }
+}
+
+/// Runs `f`, which may block, without stalling the other tasks of the async worker it is called
+/// on: on a multi-threaded tokio runtime they move to another thread first. Elsewhere (a
+/// current-thread runtime, plain threads) `f` runs as it is.
+fn blocking<T>(f: impl FnOnce() -> T) -> T {
+    match tokio::runtime::Handle::try_current() {
+        Ok(h) if h.runtime_flavor() == tokio::runtime::RuntimeFlavor::MultiThread => {
+            tokio::task::block_in_place(f)
+        }
+        _ => f(),
     }
 }
 
 impl Store for SqliteStore {
     fn kv_get(&self, scope: &Scope, key: &str) -> Result<Option<KvEntry>, StoreError> {
-        self.with("kv.get", |c| {
+        self.read("kv.get", |c| {
             c.query_row(
                 "SELECT value, revision FROM kv WHERE tenant = ?1 AND plugin = ?2 AND key = ?3",
                 params![scope.tenant, scope.plugin, key],
@@ -180,7 +259,7 @@ impl Store for SqliteStore {
         start_after: Option<&str>,
         limit: u32,
     ) -> Result<Vec<String>, StoreError> {
-        self.with("kv.list", |c| {
+        self.read("kv.list", |c| {
             // Prefix match by range rather than LIKE, so `%` and `_` in keys are plain bytes.
             let mut stmt = c.prepare_cached(
                 "SELECT key FROM kv WHERE tenant = ?1 AND plugin = ?2 AND substr(key, 1, length(?3)) = ?3
@@ -200,7 +279,7 @@ impl Store for SqliteStore {
         scope: &str,
         name: &str,
     ) -> Result<Option<Vec<u8>>, StoreError> {
-        self.with("secret.get", |c| {
+        self.read("secret.get", |c| {
             c.query_row(
                 "SELECT sealed FROM secrets WHERE tenant = ?1 AND scope = ?2 AND name = ?3",
                 params![tenant, scope, name],
@@ -241,7 +320,7 @@ impl Store for SqliteStore {
         &self,
         tenant: Option<&str>,
     ) -> Result<Vec<(String, String, String)>, StoreError> {
-        self.with("secret.list", |c| {
+        self.read("secret.list", |c| {
             let mut stmt = c.prepare_cached(
                 "SELECT tenant, scope, name FROM secrets WHERE ?1 IS NULL OR tenant = ?1 ORDER BY tenant, scope, name",
             )?;
@@ -265,7 +344,7 @@ impl Store for SqliteStore {
         }
         impl std::error::Error for ResealFailed {}
 
-        let mut conn = self.conn.lock().unwrap_or_else(|p| p.into_inner());
+        let mut conn = lock(&self.writer);
         let tx = conn
             .transaction()
             .map_err(|e| StoreError::backend("secret.reseal", e))?;
@@ -304,7 +383,7 @@ impl Store for SqliteStore {
     }
 
     fn meta_get(&self, key: &str) -> Result<Option<String>, StoreError> {
-        self.with("meta.get", |c| {
+        self.read("meta.get", |c| {
             c.query_row("SELECT value FROM meta WHERE key = ?1", params![key], |r| {
                 r.get(0)
             })
@@ -347,7 +426,7 @@ impl Store for SqliteStore {
     }
 
     fn exchanges(&self, q: &ExchangeQuery) -> Result<Vec<Exchange>, StoreError> {
-        self.with("exchange.query", |c| {
+        self.read("exchange.query", |c| {
             let mut stmt = c.prepare_cached(
                 "SELECT at_ms, tenant, plugin, kind, work_item, operation, target, status, outcome, duration_ms, request, response
                  FROM (SELECT * FROM exchanges
@@ -437,5 +516,34 @@ mod tests {
         );
         assert_eq!(s.kv_list(&a, "a/", Some("a/1"), 1).unwrap(), vec!["a/2"]);
         assert_eq!(s.kv_list(&a, "a%", None, 10).unwrap(), vec!["a%/x"]);
+    }
+
+    #[test]
+    fn reads_see_committed_writes_and_never_wait_for_the_writer() {
+        let dir = tempfile::tempdir().unwrap();
+        let s = std::sync::Arc::new(SqliteStore::open(&dir.path().join("db")).unwrap());
+        assert_eq!(s.readers.len(), READERS);
+        let a = scope("t", "p");
+        s.kv_put(&a, "k", b"v1", None, true, 1000).unwrap();
+        assert_eq!(s.kv_get(&a, "k").unwrap().unwrap().value, b"v1");
+
+        // With the writer held (a long write in progress), reads still complete.
+        let writer = lock(&s.writer);
+        let (done, seen) = std::sync::mpsc::channel();
+        let reader = s.clone();
+        let scope_a = a.clone();
+        std::thread::spawn(move || {
+            let _ = done.send(reader.kv_get(&scope_a, "k").map(|e| e.map(|e| e.value)));
+        });
+        let got = seen
+            .recv_timeout(std::time::Duration::from_secs(30))
+            .expect("a read waited for the writer");
+        assert_eq!(got.unwrap(), Some(b"v1".to_vec()));
+        drop(writer);
+
+        s.kv_put(&a, "k", b"v2", None, true, 1000).unwrap();
+        for _ in 0..READERS * 2 {
+            assert_eq!(s.kv_get(&a, "k").unwrap().unwrap().value, b"v2");
+        }
     }
 }
