@@ -18,6 +18,7 @@ use host::db::{ItemState, Store, open_data_dir};
 use host::manifest::WorldKind;
 use host::service::{Service, ServiceOptions};
 use host::vault::{MasterKey, SecretString, Vault};
+use integration_tests::wait_for;
 use serde_json::{Value, json};
 use simulators::{SimOptions, Simulators};
 use tower::ServiceExt;
@@ -774,31 +775,26 @@ async fn hot_swap_under_continuous_load_fails_no_call_and_the_new_version_serves
         }));
     }
     // Let the load run on the old version first.
-    while service
-        .runtime()
-        .metrics()
-        .version_invocations(PROBE, &old_hash)
-        < 20
-    {
-        tokio::time::sleep(Duration::from_millis(5)).await;
-    }
+    let metrics = service.runtime().metrics();
+    let mut observed = metrics.subscribe();
+    wait_for(
+        &mut observed,
+        Duration::from_secs(20),
+        || metrics.version_invocations(PROBE, &old_hash) >= 20,
+        || "the old version is not being used".into(),
+    )
+    .await;
     let r = upload(app, PROBE, "2.0.0", alt.clone()).await;
     assert_eq!(r.status, StatusCode::CREATED, "{}", r.text());
     assert_eq!(r.json()["hash"], new_hash);
     // Keep the load on until the new version has served well past its probation.
-    let deadline = std::time::Instant::now() + Duration::from_secs(20);
-    while service
-        .runtime()
-        .metrics()
-        .version_invocations(PROBE, &new_hash)
-        < 50
-    {
-        assert!(
-            std::time::Instant::now() < deadline,
-            "the new version is not being used"
-        );
-        tokio::time::sleep(Duration::from_millis(5)).await;
-    }
+    wait_for(
+        &mut observed,
+        Duration::from_secs(20),
+        || metrics.version_invocations(PROBE, &new_hash) >= 50,
+        || "the new version is not being used".into(),
+    )
+    .await;
     stop.store(true, Ordering::SeqCst);
     let mut answers = Vec::new();
     for c in callers {

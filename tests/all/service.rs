@@ -10,6 +10,7 @@ use host::config::{Config, ServiceConfig};
 use host::db::{ItemState, Store, open_data_dir};
 use host::service::{Service, ServiceOptions};
 use host::vault::{MasterKey, SecretString, Vault};
+use integration_tests::wait_for;
 use simulators::{FaultKind, FaultSpec, SimOptions, Simulators};
 
 const CREDENTIAL: &str = "service-test-credential";
@@ -99,15 +100,23 @@ async fn a_tenant_whose_ups_rate_limits_everything_does_not_hold_up_another() {
     .unwrap();
     let run = start(&[("alpha", &healthy), ("beta", &throttled)]).await;
 
-    let deadline = Instant::now() + Duration::from_secs(120);
-    while count(&run.service, "alpha", ItemState::Completed) < 30 {
-        assert!(
-            Instant::now() < deadline,
-            "alpha stalled: {:?}",
-            run.service.store().item_counts(Some("alpha")).unwrap()
-        );
-        tokio::time::sleep(Duration::from_millis(100)).await;
-    }
+    let mut runs = run
+        .service
+        .flow("alpha", "shipment-sync")
+        .expect("alpha's flow")
+        .subscribe();
+    wait_for(
+        &mut runs,
+        Duration::from_secs(120),
+        || count(&run.service, "alpha", ItemState::Completed) >= 30,
+        || {
+            format!(
+                "alpha stalled: {:?}",
+                run.service.store().item_counts(Some("alpha")).unwrap()
+            )
+        },
+    )
+    .await;
     // Alpha's shipments exist at its UPS, each once.
     let refs = healthy.ups().shipments_by_reference();
     for id in healthy.ifs().ready_shipment_ids() {

@@ -170,3 +170,21 @@ impl CountingServer {
         self.hits.load(Ordering::SeqCst)
     }
 }
+
+/// Waits until `done` holds, looking again each time `changes` moves (a run recorded, an
+/// invocation observed) rather than on a timer. Panics with `state()` after `limit`.
+pub async fn wait_for(
+    changes: &mut tokio::sync::watch::Receiver<u64>,
+    limit: std::time::Duration,
+    mut done: impl FnMut() -> bool,
+    state: impl Fn() -> String,
+) {
+    let deadline = tokio::time::Instant::now() + limit;
+    while !done() {
+        match tokio::time::timeout_at(deadline, changes.changed()).await {
+            Ok(Ok(())) => {}
+            Ok(Err(_)) => panic!("the source of changes is gone; waiting for: {}", state()),
+            Err(_) => panic!("timed out after {limit:?}: {}", state()),
+        }
+    }
+}

@@ -55,6 +55,8 @@ struct Inner {
 #[derive(Default)]
 pub struct Metrics {
     inner: Mutex<Inner>,
+    /// Counts observed invocations, so a caller can wait for one instead of polling.
+    observed: tokio::sync::watch::Sender<u64>,
 }
 
 /// The kind of a failed invocation, as a metric label.
@@ -91,6 +93,12 @@ impl Metrics {
         self.inner.lock().unwrap_or_else(|p| p.into_inner())
     }
 
+    /// A receiver that changes after every observed invocation: wait on it, then read the
+    /// counters.
+    pub fn subscribe(&self) -> tokio::sync::watch::Receiver<u64> {
+        self.observed.subscribe()
+    }
+
     /// Counts one invocation of `export` on `plugin` (version `hash`, when it got that far).
     pub fn observe_invocation(
         &self,
@@ -124,6 +132,8 @@ impl Metrics {
                 .entry((plugin.to_owned(), hash.to_owned()))
                 .or_default() += 1;
         }
+        drop(m);
+        self.observed.send_modify(|n| *n += 1);
     }
 
     /// Counts an automatic rollback of `plugin`.

@@ -62,6 +62,8 @@ pub struct FlowHandle {
     run_now: std::sync::atomic::AtomicBool,
     maintain_now: std::sync::atomic::AtomicBool,
     status: Mutex<FlowStatus>,
+    /// Counts recorded runs, so a caller can wait for one instead of polling.
+    recorded: tokio::sync::watch::Sender<u64>,
 }
 
 impl FlowHandle {
@@ -75,7 +77,14 @@ impl FlowHandle {
             run_now: Default::default(),
             maintain_now: Default::default(),
             status: Mutex::new(FlowStatus::default()),
+            recorded: tokio::sync::watch::Sender::new(0),
         }
+    }
+
+    /// A receiver that changes after every recorded run (discovery, processing, inbox,
+    /// upkeep): wait on it, then look at the store or the status.
+    pub fn subscribe(&self) -> tokio::sync::watch::Receiver<u64> {
+        self.recorded.subscribe()
     }
 
     /// Runs discovery (and upkeep) at the next loop turn, whatever the schedule says.
@@ -127,6 +136,8 @@ impl FlowHandle {
         while status.runs.len() > RUN_HISTORY {
             status.runs.pop_front();
         }
+        drop(status);
+        self.recorded.send_modify(|n| *n += 1);
     }
 
     /// The next discovery time after `now`: interval or cron, plus jitter.
