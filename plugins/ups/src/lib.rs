@@ -5,8 +5,6 @@
 mod api;
 mod client;
 mod config;
-#[cfg(test)]
-mod live_tests;
 mod mapping;
 mod ops;
 mod platform;
