@@ -2,7 +2,7 @@
 //! webhook ingress refusing callers without credentials.
 
 use std::sync::Arc;
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
 use host::cli::demo::{simulator_tenant, store_secrets};
 use host::clock::OffsetClock;
