@@ -16,7 +16,7 @@ use std::time::Duration;
 
 use serde::{Deserialize, Serialize};
 
-use crate::manifest::{Binding, Grants, HostGrant, Limits};
+use crate::manifest::{Binding, Grants, HostGrant, Limits, MAX_PLUGIN_MEMORY};
 
 /// Why a configuration was refused.
 #[derive(Debug, thiserror::Error)]
@@ -352,6 +352,90 @@ mod humantime_serde_compat {
     }
 }
 
+/// How a ranged number is shown in an error.
+#[derive(Debug, Clone, Copy)]
+enum Unit {
+    Count,
+    Bytes,
+    Millis,
+}
+
+/// The accepted range of one kind of number (durations in milliseconds).
+#[derive(Debug, Clone, Copy)]
+struct Range {
+    min: u128,
+    max: u128,
+    unit: Unit,
+}
+
+impl Range {
+    const fn count(min: u128, max: u128) -> Self {
+        Range {
+            min,
+            max,
+            unit: Unit::Count,
+        }
+    }
+    const fn bytes(min: u128, max: u128) -> Self {
+        Range {
+            min,
+            max,
+            unit: Unit::Bytes,
+        }
+    }
+    const fn millis(min: u128, max: u128) -> Self {
+        Range {
+            min,
+            max,
+            unit: Unit::Millis,
+        }
+    }
+
+    fn show(&self, v: u128) -> String {
+        match self.unit {
+            Unit::Count => v.to_string(),
+            Unit::Bytes => format!("{v} bytes"),
+            Unit::Millis => {
+                let d = Duration::from_millis(u64::try_from(v).unwrap_or(u64::MAX));
+                humantime::format_duration(d).to_string()
+            }
+        }
+    }
+}
+
+const KIB: u128 = 1024;
+const MIB: u128 = 1024 * KIB;
+const SECOND: u128 = 1000;
+const HOUR: u128 = 3600 * SECOND;
+
+/// The range of every number in the configuration, by its key (the last segments). A value
+/// outside is refused at start-up: an upper bound keeps a typo (`max_body_bytes = 10 GB`) from
+/// turning into memory exhaustion or a loop that never runs, a lower bound from a busy loop.
+const RANGES: &[(&str, Range)] = &[
+    ("memory_bytes", Range::bytes(MIB, MAX_PLUGIN_MEMORY as u128)),
+    ("cpu_ms", Range::count(1, 600_000)),
+    ("wall_ms", Range::count(10, 3_600_000)),
+    ("refresh_margin", Range::millis(0, HOUR)),
+    ("daily_token_budget", Range::count(1, 100_000)),
+    ("storage_quota_bytes", Range::bytes(KIB, 1024 * MIB)),
+    ("schedule.every", Range::millis(SECOND, 7 * 24 * HOUR)),
+    ("schedule.jitter", Range::millis(0, HOUR)),
+    ("maintain_every", Range::millis(SECOND, 24 * HOUR)),
+    ("concurrency", Range::count(1, 256)),
+    ("max_attempts", Range::count(1, 1_000)),
+    ("retry_base", Range::millis(10, HOUR)),
+    ("retry_max", Range::millis(10, 7 * 24 * HOUR)),
+    ("max_body_bytes", Range::bytes(KIB, 16 * MIB)),
+];
+
+fn range(name: &str) -> Range {
+    RANGES
+        .iter()
+        .find(|(n, _)| *n == name)
+        .map(|(_, r)| *r)
+        .unwrap_or(Range::count(0, u128::MAX))
+}
+
 impl Config {
     /// Reads, parses, applies environment overrides and validates a config file.
     pub fn load(path: &Path) -> Result<Config, ConfigError> {
@@ -361,8 +445,35 @@ impl Config {
         })?;
         let mut config = Self::parse(path, &text)?;
         config.apply_env(path)?;
+        config.resolve_paths(path)?;
         config.validate(path)?;
         Ok(config)
+    }
+
+    /// Makes every path of the configuration absolute, against the working directory at start-up
+    /// (once: nothing later depends on the working directory, and every path the host prints is
+    /// absolute). wasmtime's compilation cache, under the data directory, needs an absolute path.
+    pub fn resolve_paths(&mut self, path: &Path) -> Result<(), ConfigError> {
+        let absolute = |key: &str, p: &Path| {
+            std::path::absolute(p).map_err(|e| ConfigError::Invalid {
+                path: path.to_owned(),
+                key: key.into(),
+                message: format!(
+                    "cannot resolve `{}` against the working directory: {e}",
+                    p.display()
+                ),
+            })
+        };
+        self.service.data_dir = absolute("service.data_dir", &self.service.data_dir)?;
+        if let Some(dir) = &self.service.plugins_dir {
+            self.service.plugins_dir = Some(absolute("service.plugins_dir", dir)?);
+        }
+        for (id, plugin) in &mut self.plugins {
+            if let Some(file) = &plugin.path {
+                plugin.path = Some(absolute(&format!("plugins.{id}.path"), file)?);
+            }
+        }
+        Ok(())
     }
 
     /// Parses TOML text (no validation).
@@ -406,6 +517,132 @@ impl Config {
                     ));
                 }
             };
+        }
+        Ok(())
+    }
+
+    /// Checks that every number of the configuration lies in its range ([`RANGES`]); the
+    /// first one outside is reported with its key, its value and the range.
+    fn check_ranges(&self, path: &Path) -> Result<(), ConfigError> {
+        let mut checks: Vec<(String, Range, u128)> = Vec::new();
+        let ms = |d: &Duration| d.as_millis();
+        for (id, p) in &self.plugins {
+            if let Some(l) = &p.limits {
+                let k = format!("plugins.{id}.limits");
+                checks.push((
+                    format!("{k}.memory_bytes"),
+                    range("memory_bytes"),
+                    u128::from(l.memory_bytes),
+                ));
+                checks.push((format!("{k}.cpu_ms"), range("cpu_ms"), u128::from(l.cpu_ms)));
+                checks.push((
+                    format!("{k}.wall_ms"),
+                    range("wall_ms"),
+                    u128::from(l.wall_ms),
+                ));
+            }
+        }
+        for t in &self.tenants {
+            let tk = format!("tenants.{}", t.id);
+            for (id, c) in &t.connections {
+                let k = format!("{tk}.connections.{id}");
+                checks.push((
+                    format!("{k}.refresh_margin"),
+                    range("refresh_margin"),
+                    ms(&c.refresh_margin),
+                ));
+                checks.push((
+                    format!("{k}.daily_token_budget"),
+                    range("daily_token_budget"),
+                    u128::from(c.daily_token_budget),
+                ));
+            }
+            for (id, b) in &t.plugins {
+                if let Some(q) = b.storage_quota_bytes {
+                    checks.push((
+                        format!("{tk}.plugins.{id}.storage_quota_bytes"),
+                        range("storage_quota_bytes"),
+                        u128::from(q),
+                    ));
+                }
+            }
+            for (id, f) in &t.flows {
+                let k = format!("{tk}.flows.{id}");
+                if let Some(every) = &f.schedule.every {
+                    checks.push((
+                        format!("{k}.schedule.every"),
+                        range("schedule.every"),
+                        ms(every),
+                    ));
+                }
+                if let Some(jitter) = &f.schedule.jitter {
+                    checks.push((
+                        format!("{k}.schedule.jitter"),
+                        range("schedule.jitter"),
+                        ms(jitter),
+                    ));
+                }
+                checks.push((
+                    format!("{k}.maintain_every"),
+                    range("maintain_every"),
+                    ms(&f.maintain_every),
+                ));
+                checks.push((
+                    format!("{k}.concurrency"),
+                    range("concurrency"),
+                    f.concurrency as u128,
+                ));
+                checks.push((
+                    format!("{k}.max_attempts"),
+                    range("max_attempts"),
+                    u128::from(f.max_attempts),
+                ));
+                checks.push((
+                    format!("{k}.retry_base"),
+                    range("retry_base"),
+                    ms(&f.retry_base),
+                ));
+                checks.push((
+                    format!("{k}.retry_max"),
+                    range("retry_max"),
+                    ms(&f.retry_max),
+                ));
+                if let Some(q) = f.storage_quota_bytes {
+                    checks.push((
+                        format!("{k}.storage_quota_bytes"),
+                        range("storage_quota_bytes"),
+                        u128::from(q),
+                    ));
+                }
+                if f.retry_max < f.retry_base {
+                    return Err(ConfigError::Invalid {
+                        path: path.to_owned(),
+                        key: format!("{k}.retry_max"),
+                        message: "must not be shorter than `retry_base`".into(),
+                    });
+                }
+            }
+            if let Some(w) = &t.webhook {
+                checks.push((
+                    format!("{tk}.webhook.max_body_bytes"),
+                    range("max_body_bytes"),
+                    w.max_body_bytes as u128,
+                ));
+            }
+        }
+        for (key, r, value) in checks {
+            if value < r.min || value > r.max {
+                return Err(ConfigError::Invalid {
+                    path: path.to_owned(),
+                    key,
+                    message: format!(
+                        "{} is out of range: it must be between {} and {}",
+                        r.show(value),
+                        r.show(r.min),
+                        r.show(r.max)
+                    ),
+                });
+            }
         }
         Ok(())
     }
@@ -510,7 +747,7 @@ impl Config {
                 }
             }
         }
-        Ok(())
+        self.check_ranges(path)
     }
 
     /// The runtime bindings this configuration implies: one per connector and flow per tenant.
@@ -663,6 +900,65 @@ schedule = { every = "30s", jitter = "5s" }
     }
 
     /// The example README.md points operators at must stay a valid configuration.
+    /// Finding (issue 13): numeric settings had no upper bound (`max_body_bytes = 10 GB` was
+    /// accepted). Each is refused outside its range, with the key, the value and the range.
+    #[test]
+    fn numbers_out_of_range_are_refused_naming_key_value_and_range() {
+        let webhook = format!(
+            "{GOOD}\n[tenants.webhook]\ncarrier = \"ups\"\nflow = \"shipment-sync\"\ncredential = {{ env = \"X\" }}\nmax_body_bytes = 10000000000\n"
+        );
+        let cases = [
+            (
+                webhook.as_str().to_owned(),
+                "tenants.acme.webhook.max_body_bytes",
+                "10000000000 bytes is out of range: it must be between 1024 bytes and 16777216 bytes",
+            ),
+            (
+                GOOD.replace("refresh_margin = \"2m\"", "refresh_margin = \"3h\""),
+                "tenants.acme.connections.ups.refresh_margin",
+                "3h is out of range: it must be between 0s and 1h",
+            ),
+            (
+                GOOD.replace("every = \"30s\"", "every = \"100ms\""),
+                "tenants.acme.flows.shipment-sync.schedule.every",
+                "100ms is out of range: it must be between 1s and 7days",
+            ),
+            (
+                format!("{GOOD}concurrency = 100000\n"),
+                "tenants.acme.flows.shipment-sync.concurrency",
+                "100000 is out of range: it must be between 1 and 256",
+            ),
+            (
+                format!("[plugins.ups]\nlimits = {{ memory_bytes = 10737418240 }}\n{GOOD}"),
+                "plugins.ups.limits.memory_bytes",
+                "10737418240 bytes is out of range",
+            ),
+            (
+                format!("{GOOD}retry_base = \"10s\"\nretry_max = \"1s\"\n"),
+                "tenants.acme.flows.shipment-sync.retry_max",
+                "must not be shorter than `retry_base`",
+            ),
+        ];
+        for (text, key, message) in cases {
+            let config = Config::parse(path(), &text).unwrap();
+            match config.validate(path()) {
+                Err(ConfigError::Invalid {
+                    key: k, message: m, ..
+                }) => {
+                    assert_eq!(k, key);
+                    assert!(m.contains(message), "{key}: {m}");
+                }
+                other => panic!("{key}: expected a range error, got {other:?}"),
+            }
+        }
+        // At the bounds, accepted.
+        let edge = format!("{GOOD}concurrency = 256\nmax_attempts = 1\n");
+        Config::parse(path(), &edge)
+            .unwrap()
+            .validate(path())
+            .unwrap();
+    }
+
     #[test]
     fn example_config_parses_and_validates() {
         let example = Path::new("host/ml-connector.example.toml");

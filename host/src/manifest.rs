@@ -38,6 +38,10 @@ impl fmt::Display for WorldKind {
     }
 }
 
+/// The largest linear memory any plugin may be granted. The runtime's pooling slots are sized
+/// for it, and configuration asking for more is refused.
+pub const MAX_PLUGIN_MEMORY: u64 = 512 * 1024 * 1024;
+
 /// Resource limits of one invocation.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(default, deny_unknown_fields)]

@@ -508,3 +508,121 @@ async fn serve_refuses_a_bad_config_and_exits_zero_on_sigterm() {
     };
     assert!(status.success(), "serve exited with {status} on SIGTERM");
 }
+
+/// Finding (issue 13): `serve` with an empty config failed because the default `data_dir` is
+/// relative and wasmtime's compilation cache needs an absolute path. A relative data directory
+/// is resolved against the working directory once, and the paths the host prints are absolute.
+#[test]
+fn serve_with_an_empty_config_uses_a_relative_data_dir_under_the_working_directory() {
+    let dir = tempfile::tempdir().unwrap();
+    let cwd = dir.path().canonicalize().unwrap();
+    std::fs::write(cwd.join("empty.toml"), "").unwrap();
+    let mut child = Command::new(BIN)
+        .args(["serve", "--config", "empty.toml"])
+        .current_dir(&cwd)
+        .env("RUST_LOG", "host=info")
+        .env("MLC_ADMIN_LISTEN", format!("127.0.0.1:{}", free_port()))
+        .env("MLC_WEBHOOK_LISTEN", format!("127.0.0.1:{}", free_port()))
+        .env_remove("MLC_DATA_DIR")
+        .env_remove("MLC_MASTER_KEY")
+        .env_remove("MLC_MASTER_KEY_FILE")
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    let stderr = child.stderr.take().unwrap();
+    let (lines, seen) = std::sync::mpsc::channel();
+    std::thread::spawn(move || {
+        for line in BufReader::new(stderr).lines().map_while(Result::ok) {
+            if lines.send(line).is_err() {
+                break;
+            }
+        }
+    });
+    let mut log = Vec::new();
+    let deadline = Instant::now() + Duration::from_secs(60);
+    while !log
+        .iter()
+        .any(|l: &String| l.contains("ml-connector is running"))
+    {
+        let left = deadline.saturating_duration_since(Instant::now());
+        match seen.recv_timeout(left) {
+            Ok(line) => log.push(line),
+            Err(_) => panic!("serve did not start:\n{}", log.join("\n")),
+        }
+    }
+    let expected = cwd.join("ml-connector-data");
+    assert!(
+        expected.join("ml-connector.db").is_file(),
+        "{}",
+        log.join("\n")
+    );
+    assert!(
+        log.iter().any(|l| l.contains("opening the data directory")
+            && l.contains(&expected.display().to_string())),
+        "the data directory is printed absolute:\n{}",
+        log.join("\n")
+    );
+    let sent = Command::new("kill")
+        .args(["-TERM", &child.id().to_string()])
+        .status()
+        .unwrap();
+    assert!(sent.success());
+    let deadline = Instant::now() + Duration::from_secs(30);
+    let status = loop {
+        if let Some(status) = child.try_wait().unwrap() {
+            break status;
+        }
+        assert!(Instant::now() < deadline, "serve did not stop on SIGTERM");
+        std::thread::sleep(Duration::from_millis(50));
+    };
+    assert!(status.success(), "{status}\n{}", log.join("\n"));
+}
+
+/// `store check` on a sound store and on one damaged in the middle (issue 13, item 4).
+#[test]
+fn store_check_reports_a_sound_and_a_damaged_store() {
+    let dir = tempfile::tempdir().unwrap();
+    let data = dir.path().join("data");
+    // `secrets set` creates the store; a few hundred secrets give it pages to damage.
+    let key = "MDEyMzQ1Njc4OWFiY2RlZjAxMjM0NTY3ODlhYmNkZWY=";
+    for i in 0..3 {
+        set_secret(
+            &data,
+            key,
+            "acme",
+            "ups",
+            &format!("s{i}"),
+            &"x".repeat(3000),
+        );
+    }
+    let check = || {
+        Command::new(BIN)
+            .args(["store", "check", "--data-dir"])
+            .arg(&data)
+            .output()
+            .unwrap()
+    };
+    let ok = check();
+    let stdout = String::from_utf8_lossy(&ok.stdout);
+    assert!(
+        ok.status.success(),
+        "{stdout}{}",
+        String::from_utf8_lossy(&ok.stderr)
+    );
+    assert!(stdout.starts_with("ok: "), "{stdout}");
+
+    let db = data.join("ml-connector.db");
+    let mut bytes = std::fs::read(&db).unwrap();
+    assert!(bytes.len() >= 3 * 4096, "{}", bytes.len());
+    let last = (bytes.len() / 4096 - 1) * 4096;
+    bytes[last..last + 4096].fill(0xAB);
+    std::fs::write(&db, bytes).unwrap();
+
+    let bad = check();
+    let stdout = String::from_utf8_lossy(&bad.stdout);
+    assert_eq!(bad.status.code(), Some(1), "{stdout}");
+    assert!(
+        stdout.starts_with("damaged: ") && stdout.contains("restore"),
+        "{stdout}"
+    );
+}

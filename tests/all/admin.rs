@@ -1035,15 +1035,18 @@ async fn the_plugins_directory_loads_new_versions_and_choices_survive_a_restart(
 
     // Restart on the same data directory: the version chosen at run time stays active, every
     // version is still listed.
+    // A restart: the first service is gone, its admin router included (the router holds the
+    // service, and with it the data directory's lock).
     let Setup {
         service,
+        app,
         config,
         key,
         dir,
         ..
     } = setup;
     service.shutdown();
-    drop(service);
+    drop((service, app));
     let again = build(config, key, dir).await;
     let erp = again.service.runtime().erp(TENANT, PROBE);
     assert_eq!(erp.get_shipment("r").await.unwrap().order_ref, "alt r");
@@ -1088,12 +1091,13 @@ async fn a_schedule_changed_through_the_api_survives_a_restart() {
     assert_eq!(r.status, StatusCode::OK, "{}", r.text());
     let Setup {
         service,
+        app,
         config,
         key,
         dir,
         ..
     } = setup;
-    drop(service);
+    drop((service, app));
     let again = build(config, key, dir).await;
     let flow = again.service.flow(TENANT, FLOW).unwrap();
     let schedule = flow.schedule.lock().unwrap().clone();

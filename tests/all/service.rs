@@ -218,3 +218,61 @@ async fn webhooks_without_valid_credentials_are_refused_and_never_reach_the_inbo
     );
     run.service.shutdown();
 }
+
+/// Finding (issue 17): a second service on the same data directory was not refused; it
+/// requeued the first one's in-flight items as "interrupted by the last shutdown". Now it is
+/// refused before it reads or writes anything.
+#[tokio::test]
+async fn a_second_service_on_one_data_dir_is_refused_and_touches_nothing() {
+    let dir = tempfile::tempdir().unwrap();
+    let config = Config {
+        service: ServiceConfig {
+            data_dir: dir.path().join("data"),
+            ..ServiceConfig::default()
+        },
+        plugins: Default::default(),
+        tenants: Vec::new(),
+    };
+    let key = MasterKey::generate();
+    let options = || ServiceOptions {
+        clock: Arc::new(OffsetClock::new()),
+        master_key: Some(key.clone()),
+        admin_token: None,
+    };
+    let first = Service::build(config.clone(), options()).await.unwrap();
+    // An item the first service is working on.
+    let store = first.store();
+    let item = host::db::NewItem {
+        key: "SHP-1".into(),
+        modified_at_ms: 0,
+        payload: Ok(serde_json::json!({})),
+    };
+    store
+        .accept_discovered("acme", "shipment-sync", &[item], None, 0)
+        .unwrap();
+    let claimed = store.claim_due("acme", "shipment-sync", 1, 10).unwrap();
+    assert_eq!(claimed.len(), 1);
+
+    let second = Service::build(config.clone(), options()).await;
+    let err = second
+        .err()
+        .expect("the second service is refused")
+        .to_string();
+    assert!(
+        err.contains("another ml-connector is serving from") && err.contains("pid "),
+        "{err}"
+    );
+    let after = store.item(&claimed[0].id).unwrap().unwrap();
+    assert_eq!(
+        after.state,
+        ItemState::Running,
+        "the first one's item is untouched"
+    );
+    assert_eq!(after.attempt, claimed[0].attempt);
+
+    // Once the first one is gone, the directory can be served again (and the item requeued).
+    drop(first);
+    let third = Service::build(config, options()).await.unwrap();
+    let requeued = third.store().item(&claimed[0].id).unwrap().unwrap();
+    assert_eq!(requeued.state, ItemState::Pending);
+}

@@ -6,6 +6,7 @@ pub mod items;
 pub mod ping;
 pub mod secrets;
 pub mod serve;
+pub mod store;
 
 use std::process::ExitCode;
 
@@ -37,6 +38,8 @@ pub enum Command {
     Ping(ping::PingArgs),
     /// Manage encrypted secrets (set, list, delete, rotate the master key).
     Secrets(secrets::SecretsArgs),
+    /// Check the store of a data directory (SQLite's full integrity check).
+    Store(store::StoreArgs),
 }
 
 /// Parses the command line and runs the subcommand.
@@ -66,6 +69,7 @@ pub fn run() -> ExitCode {
                 }
             },
             Command::Ping(args) => ping::run(args).await,
+            Command::Store(args) => store::run(args, &mut std::io::stdout()),
             Command::Secrets(args) => {
                 match secrets::run(args.command, &mut std::io::stdin(), &mut std::io::stdout()) {
                     Ok(()) => ExitCode::SUCCESS,

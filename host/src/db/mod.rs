@@ -34,6 +34,79 @@ pub fn open_data_dir(dir: &std::path::Path) -> Result<Arc<dyn Store>, StoreError
     Ok(Arc::new(SqliteStore::open(&dir.join(DB_FILE))?))
 }
 
+/// The lock file a serving process holds in its data directory.
+pub const LOCK_FILE: &str = "ml-connector.lock";
+
+/// An exclusive hold on a data directory for one serving process, released when dropped (or
+/// when the process dies: the operating system drops the lock with the file descriptor).
+///
+/// SQLite would let two services share the file, and the second would requeue the first
+/// one's in-flight work items as interrupted and work them too; the lock refuses it before it
+/// touches any state. Read-only tools (`items`, `audit`, `store check`) and `secrets` do not
+/// take it.
+#[derive(Debug)]
+pub struct DataDirLock {
+    _file: std::fs::File,
+}
+
+impl DataDirLock {
+    /// Takes the lock of `dir` (created if missing), or says who holds it.
+    pub fn acquire(dir: &std::path::Path) -> Result<Self, StoreError> {
+        let path = dir.join(LOCK_FILE);
+        let open_err = |e: std::io::Error| StoreError::Open {
+            path: path.display().to_string(),
+            source: Box::new(e),
+        };
+        std::fs::create_dir_all(dir).map_err(open_err)?;
+        let mut file = std::fs::OpenOptions::new()
+            .read(true)
+            .write(true)
+            .create(true)
+            .truncate(false)
+            .open(&path)
+            .map_err(open_err)?;
+        match file.try_lock() {
+            Ok(()) => {}
+            Err(std::fs::TryLockError::WouldBlock) => {
+                let holder = std::fs::read_to_string(&path).unwrap_or_default();
+                return Err(StoreError::Locked {
+                    dir: dir.display().to_string(),
+                    holder: holder.trim().to_owned(),
+                });
+            }
+            Err(std::fs::TryLockError::Error(e)) => return Err(open_err(e)),
+        }
+        // Who holds it, for the next one's error message (the lock, not the text, is the
+        // guard).
+        use std::io::Write as _;
+        file.set_len(0).map_err(open_err)?;
+        write!(file, "pid {}", std::process::id()).map_err(open_err)?;
+        Ok(DataDirLock { _file: file })
+    }
+}
+
+/// How a database file fared in an integrity check.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Integrity {
+    /// No problem found.
+    Ok,
+    /// The check ran out of its time budget before it was done: nothing found so far.
+    Unfinished,
+    /// SQLite's findings.
+    Damaged(Vec<String>),
+}
+
+/// Checks the store of a data directory without opening it for writing: `full` runs
+/// `PRAGMA integrity_check` (every index checked against its table, no time limit), else
+/// `PRAGMA quick_check` within `budget`.
+pub fn check_data_dir(
+    dir: &std::path::Path,
+    full: bool,
+    budget: Option<std::time::Duration>,
+) -> Result<Integrity, StoreError> {
+    sqlite::check_file(&dir.join(DB_FILE), full, budget)
+}
+
 /// A fresh store in memory (the embedded backend), for tests, benchmarks and `ping` without a
 /// data directory.
 pub fn in_memory() -> Result<Arc<dyn Store>, StoreError> {
@@ -51,6 +124,28 @@ pub enum StoreError {
         /// Why.
         #[source]
         source: Box<dyn std::error::Error + Send + Sync>,
+    },
+    /// Another process serves from this data directory.
+    #[error(
+        "another ml-connector is serving from {dir} ({holder}): one data directory belongs to one service; stop the other one or give this one its own `data_dir`"
+    )]
+    Locked {
+        /// The data directory.
+        dir: String,
+        /// What the lock file says of its holder.
+        holder: String,
+    },
+    /// The database file is damaged: SQLite's integrity check found problems.
+    #[error(
+        "the store at {path} is damaged: {}{more}. Stop every ml-connector using this data directory and restore it from your last backup (README: \"The data directory and backups\"); `ml-connector store check --data-dir DIR` prints the full report",
+        problems.first().map(String::as_str).unwrap_or("unknown damage"),
+        more = if problems.len() > 1 { format!(" (and {} more)", problems.len() - 1) } else { String::new() }
+    )]
+    Corrupt {
+        /// The database file.
+        path: String,
+        /// SQLite's findings, one per line of its report.
+        problems: Vec<String>,
     },
     /// A write would take the plugin's storage past its quota.
     #[error("storage quota of {quota} bytes exceeded for plugin `{plugin}` in tenant `{tenant}`")]

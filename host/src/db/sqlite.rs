@@ -19,7 +19,7 @@ use std::sync::{Mutex, MutexGuard, TryLockError};
 
 use rusqlite::{Connection, OptionalExtension, params};
 
-use super::{Exchange, ExchangeQuery, KvEntry, Scope, Store, StoreError};
+use super::{Exchange, ExchangeQuery, Integrity, KvEntry, Scope, Store, StoreError};
 
 const SCHEMA: &str = r#"
 CREATE TABLE IF NOT EXISTS kv (
@@ -42,14 +42,81 @@ CREATE INDEX IF NOT EXISTS exchanges_item ON exchanges (work_item);
 CREATE INDEX IF NOT EXISTS exchanges_tenant ON exchanges (tenant, at_ms);
 "#;
 
+/// How long the start-up integrity check (`PRAGMA quick_check`) may take.
+const STARTUP_CHECK_BUDGET: std::time::Duration = std::time::Duration::from_secs(10);
+
+/// Runs SQLite's integrity check on an open connection. With a budget, the check is
+/// interrupted when the budget runs out ([`Integrity::Unfinished`]).
+fn integrity(
+    conn: &Connection,
+    full: bool,
+    budget: Option<std::time::Duration>,
+) -> rusqlite::Result<Integrity> {
+    if let Some(budget) = budget {
+        let deadline = std::time::Instant::now() + budget;
+        // Called every 1,000 virtual-machine steps; returning true interrupts the statement.
+        conn.progress_handler(1_000, Some(move || std::time::Instant::now() > deadline));
+    }
+    let pragma = if full {
+        "PRAGMA integrity_check"
+    } else {
+        "PRAGMA quick_check"
+    };
+    let result = (|| {
+        let mut stmt = conn.prepare(pragma)?;
+        let rows = stmt.query_map([], |r| r.get::<_, String>(0))?;
+        rows.collect::<rusqlite::Result<Vec<String>>>()
+    })();
+    conn.progress_handler(0, None::<fn() -> bool>);
+    match result {
+        Ok(lines) if lines.len() == 1 && lines[0] == "ok" => Ok(Integrity::Ok),
+        Ok(lines) => Ok(Integrity::Damaged(lines)),
+        Err(rusqlite::Error::SqliteFailure(e, _))
+            if e.code == rusqlite::ErrorCode::OperationInterrupted =>
+        {
+            Ok(Integrity::Unfinished)
+        }
+        // "database disk image is malformed" before the check could even start.
+        Err(rusqlite::Error::SqliteFailure(e, message))
+            if e.code == rusqlite::ErrorCode::DatabaseCorrupt
+                || e.code == rusqlite::ErrorCode::NotADatabase =>
+        {
+            Ok(Integrity::Damaged(vec![
+                message.unwrap_or_else(|| e.to_string()),
+            ]))
+        }
+        Err(e) => Err(e),
+    }
+}
+
+/// Checks a database file read-only (it must exist).
+pub(super) fn check_file(
+    path: &Path,
+    full: bool,
+    budget: Option<std::time::Duration>,
+) -> Result<Integrity, StoreError> {
+    let open_err = |e: rusqlite::Error| StoreError::Open {
+        path: path.display().to_string(),
+        source: Box::new(e),
+    };
+    let conn = Connection::open_with_flags(
+        path,
+        rusqlite::OpenFlags::SQLITE_OPEN_READ_ONLY | rusqlite::OpenFlags::SQLITE_OPEN_NO_MUTEX,
+    )
+    .map_err(open_err)?;
+    integrity(&conn, full, budget).map_err(open_err)
+}
+
 /// Reader connections of a file database (an in-memory database has none: it cannot be shared
 /// between connections, and reads go to the writer).
 const READERS: usize = 4;
 
 /// A [`Store`] in one SQLite file.
 pub struct SqliteStore {
-    writer: Mutex<Connection>,
+    // Readers are declared (so dropped) before the writer: the last connection to close
+    // checkpoints the WAL into the database file, and only the writer can.
     readers: Vec<Mutex<Connection>>,
+    writer: Mutex<Connection>,
     next_reader: AtomicUsize,
 }
 
@@ -61,6 +128,22 @@ impl SqliteStore {
             source: Box::new(e),
         };
         let conn = Connection::open(path).map_err(open_err)?;
+        // A file damaged in the middle opens and serves until a query touches the bad pages;
+        // find out before the service takes work (bounded: a huge healthy file only warns).
+        match integrity(&conn, false, Some(STARTUP_CHECK_BUDGET)).map_err(open_err)? {
+            Integrity::Ok => {}
+            Integrity::Unfinished => tracing::warn!(
+                path = %path.display(),
+                budget = ?STARTUP_CHECK_BUDGET,
+                "the start-up integrity check did not finish in its time budget; run `ml-connector store check` while the service is stopped"
+            ),
+            Integrity::Damaged(problems) => {
+                return Err(StoreError::Corrupt {
+                    path: path.display().to_string(),
+                    problems,
+                });
+            }
+        }
         let mut store = Self::init(conn).map_err(open_err)?;
         for _ in 0..READERS {
             let reader = Connection::open_with_flags(
@@ -545,5 +628,72 @@ mod tests {
         for _ in 0..READERS * 2 {
             assert_eq!(s.kv_get(&a, "k").unwrap().unwrap().value, b"v2");
         }
+    }
+
+    /// Finding (issue 13): a file with corrupt pages in the middle was opened and served.
+    #[test]
+    fn a_file_damaged_in_the_middle_is_refused_at_open_and_reported_by_the_check() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join(super::super::DB_FILE);
+        {
+            let s = SqliteStore::open(&path).unwrap();
+            let a = scope("t", "p");
+            for i in 0..3000 {
+                s.kv_put(&a, &format!("key-{i:05}"), &[7u8; 64], None, true, u64::MAX)
+                    .unwrap();
+            }
+        }
+        assert_eq!(
+            super::super::check_data_dir(dir.path(), true, None).unwrap(),
+            Integrity::Ok
+        );
+        let size = std::fs::metadata(&path).unwrap().len();
+        assert!(size > 20 * 4096, "{size}");
+        // Overwrite a page in the middle (not the header): the file still opens.
+        let mut bytes = std::fs::read(&path).unwrap();
+        let middle = (bytes.len() / 4096 / 2) * 4096;
+        bytes[middle..middle + 4096].fill(0xAB);
+        std::fs::write(&path, bytes).unwrap();
+
+        let err = SqliteStore::open(&path)
+            .err()
+            .expect("a damaged file is refused");
+        let shown = err.to_string();
+        assert!(matches!(err, StoreError::Corrupt { .. }), "{shown}");
+        assert!(
+            shown.contains("restore it from your last backup") && shown.contains("store check"),
+            "{shown}"
+        );
+        match super::super::check_data_dir(dir.path(), true, None).unwrap() {
+            Integrity::Damaged(problems) => assert!(!problems.is_empty()),
+            other => panic!("{other:?}"),
+        }
+    }
+
+    #[test]
+    fn a_check_out_of_time_is_unfinished_not_damaged() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("db");
+        {
+            let s = SqliteStore::open(&path).unwrap();
+            for i in 0..500 {
+                s.kv_put(
+                    &scope("t", "p"),
+                    &format!("k{i}"),
+                    &[1u8; 64],
+                    None,
+                    true,
+                    u64::MAX,
+                )
+                .unwrap();
+            }
+        }
+        let conn = Connection::open(&path).unwrap();
+        assert_eq!(
+            integrity(&conn, true, Some(std::time::Duration::ZERO)).unwrap(),
+            Integrity::Unfinished
+        );
+        // The handler is removed afterwards: the connection works as before.
+        assert_eq!(integrity(&conn, true, None).unwrap(), Integrity::Ok);
     }
 }

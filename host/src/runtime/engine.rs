@@ -9,8 +9,7 @@ use wasmtime::{Config, Engine, InstanceAllocationStrategy, PoolingAllocationConf
 /// granularity of the CPU deadline.
 pub const EPOCH_TICK: Duration = Duration::from_millis(5);
 
-/// The largest linear memory any plugin may be granted. Pooling slots are sized for it.
-pub const MAX_PLUGIN_MEMORY: u64 = 512 * 1024 * 1024;
+pub use crate::manifest::MAX_PLUGIN_MEMORY;
 
 /// Builds the engine: component model, epoch interruption, pooling allocator, and (when a
 /// directory is given) wasmtime's on-disk compilation cache, keyed by the component's content

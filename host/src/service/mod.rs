@@ -17,7 +17,7 @@ use crate::capabilities::http::Credentials;
 use crate::clock::{SharedClock, SystemClock};
 use crate::config::{Config, SecretRef};
 use crate::credentials::TokenManager;
-use crate::db::{Store, open_data_dir};
+use crate::db::{DataDirLock, Store, open_data_dir};
 use crate::manifest::{Manifest, WorldKind};
 use crate::runtime::{Runtime, Services};
 use crate::scheduler::{FlowHandle, FlowRunner, FlowSettings, RetryPolicy};
@@ -39,6 +39,9 @@ pub enum ServiceError {
     /// The vault refused the master key.
     #[error(transparent)]
     Vault(#[from] VaultError),
+    /// The configuration is unusable (a path that cannot be resolved).
+    #[error(transparent)]
+    Config(#[from] crate::config::ConfigError),
     /// The token manager could not start.
     #[error("cannot set up credentials: {0}")]
     Credentials(String),
@@ -118,6 +121,8 @@ pub struct Service {
     admin_token: Option<SecretString>,
     ready: AtomicBool,
     shutdown: CancellationToken,
+    /// Held for the service's life.
+    _lock: DataDirLock,
 }
 
 impl Service {
@@ -168,7 +173,18 @@ impl Service {
         config: Config,
         options: ServiceOptions,
     ) -> Result<Arc<Service>, ServiceError> {
+        // `Config::load` already resolved the paths; a configuration built in code (tests, the
+        // demo) may still carry relative ones.
+        let mut config = config;
+        config.resolve_paths(std::path::Path::new("(configuration)"))?;
         let data_dir = config.service.data_dir.clone();
+        tracing::info!(data_dir = %data_dir.display(), "opening the data directory");
+        // Before anything is read or written: a second service on this directory would requeue
+        // and work the first one's in-flight items.
+        let lock = DataDirLock::acquire(&data_dir).map_err(|source| ServiceError::Store {
+            path: data_dir.clone(),
+            source,
+        })?;
         let store = open_data_dir(&data_dir).map_err(|source| ServiceError::Store {
             path: data_dir.clone(),
             source,
@@ -267,6 +283,7 @@ impl Service {
             admin_token,
             ready: AtomicBool::new(false),
             shutdown: CancellationToken::new(),
+            _lock: lock,
         }))
     }
 
