@@ -132,6 +132,23 @@ fn host_modules_import_no_circles() {
             circle.join(" -> ")
         );
     }
+    // Generated contract types stop at the runtime's domain seam (runtime::domain): the
+    // scheduler, the store, the service and the admin API work in the host's own types.
+    for module in [
+        "scheduler",
+        "db",
+        "service",
+        "admin",
+        "webhooks",
+        "credentials",
+    ] {
+        assert!(
+            !edges
+                .get(module)
+                .is_some_and(|e| e.contains("runtime::bindings")),
+            "`{module}` names generated contract types: {edges:#?}"
+        );
+    }
     // The check sees the modules it is meant to (a broken path walk would pass vacuously).
     for expected in [
         "runtime",

@@ -4,6 +4,7 @@
 //! This is the only module that names `Store`, `Linker`, `Component` or a `*Pre`.
 
 pub mod bindings;
+pub mod domain;
 mod engine;
 mod invoke;
 pub mod metrics;

@@ -236,7 +236,7 @@ impl FlowHandle {
                     started,
                     &clock,
                     result
-                        .map(|u| serde_json::json!({ "subscribed": u.subscribed, "refused": u.refused, "polled-events": u.polled_events }))
+                        .map(|u| serde_json::to_value(u).unwrap_or_default())
                         .map_err(|e| e.to_string()),
                 );
                 let every = *self

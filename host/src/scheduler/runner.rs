@@ -11,8 +11,7 @@ use tokio::task::JoinSet;
 
 use crate::clock::SharedClock;
 use crate::db::{ItemState, ItemUpdate, NewItem, Scope, Store, StoreError, WorkItemRecord};
-use crate::runtime::bindings::flow::{Outcome, Tick, Upkeep, WorkItem};
-use crate::runtime::bindings::types::{Error as WitError, Shipment, TrackingEvent};
+use crate::runtime::domain::{Outcome, Tick, TrackingEvents, Upkeep, WorkItem};
 use crate::runtime::{InvokeError, Runtime, WorkRef};
 
 /// Why a run of the runner failed as a whole (individual items fail on their own).
@@ -151,7 +150,7 @@ impl FlowRunner {
     fn tick(&self) -> Tick {
         Tick {
             tenant: self.settings.tenant.clone(),
-            now: self.clock.now_ms(),
+            now_ms: self.clock.now_ms(),
             run_id: uuid::Uuid::new_v4().to_string(),
         }
     }
@@ -178,19 +177,16 @@ impl FlowRunner {
         // Bounded: a flow that always says `more` must not spin the scheduler forever.
         for _ in 0..1_000 {
             let discovery = flow
-                .discover(&self.tick())
+                .discover_work(&self.tick())
                 .await
                 .map_err(|e| Self::invoke_err("discover", e))?;
             let items: Vec<NewItem> = discovery
                 .items
                 .iter()
                 .map(|item| NewItem {
-                    key: item.erp_id.clone(),
-                    modified_at_ms: item.modified_at,
-                    payload: match &item.shipment {
-                        Ok(shipment) => serde_json::to_value(shipment).map_err(|e| e.to_string()),
-                        Err(e) => Err(e.to_string_lossy()),
-                    },
+                    key: item.key.clone(),
+                    modified_at_ms: item.modified_at_ms,
+                    payload: item.record.clone(),
                 })
                 .collect();
             let checkpoint = discovery
@@ -263,35 +259,32 @@ impl FlowRunner {
             self.store.finish_item(&item.id, &update, now())?;
             return Ok(ItemState::Failed);
         };
-        let shipment: Shipment = match serde_json::from_value(payload) {
-            Ok(s) => s,
-            Err(e) => {
-                self.store.finish_item(
-                    &item.id,
-                    &failed(format!("stored shipment is unreadable: {e}")),
-                    now(),
-                )?;
-                return Ok(ItemState::Failed);
-            }
-        };
         let work = WorkRef {
             item_id: item.id.clone(),
             attempt: item.attempt,
         };
-        let wit_item = WorkItem {
+        let work_item = WorkItem {
             id: item.id.clone(),
             key: item.key.clone(),
             attempt: item.attempt,
-            shipment,
+            record: payload,
         };
         let span = tracing::info_span!("work-item", item = %item.id, key = %item.key, attempt = item.attempt);
-        let result = tracing::Instrument::instrument(
+        let result = match tracing::Instrument::instrument(
             self.runtime
                 .flow(&self.settings.tenant, &self.settings.flow, Some(work))
-                .process(&wit_item),
+                .process_work(&work_item),
             span,
         )
-        .await;
+        .await
+        {
+            Ok(result) => result,
+            Err(unreadable) => {
+                self.store
+                    .finish_item(&item.id, &failed(unreadable.to_string()), now())?;
+                return Ok(ItemState::Failed);
+            }
+        };
         let (state, update) = match result {
             Ok(Outcome::Completed(summary)) => (
                 ItemState::Completed,
@@ -309,20 +302,14 @@ impl FlowRunner {
                     state: ItemState::Held,
                     next_at_ms: 0,
                     last_error: Some(format!("held at {}: {}", hold.step, hold.reason)),
-                    hold: serde_json::to_value(&hold).ok(),
+                    hold: Some(hold.detail),
                     summary: None,
                 },
             ),
             Err(e) if e.is_retryable() && item.attempt < self.settings.retry.max_attempts => {
-                let retry_after = match e.plugin_error() {
-                    Some(WitError::RateLimited(r) | WitError::Unavailable(r)) => {
-                        r.retry_after_ms.map(Duration::from_millis)
-                    }
-                    _ => None,
-                };
-                let delay = self.settings.retry.delay(item.attempt, retry_after);
+                let delay = self.settings.retry.delay(item.attempt, e.retry_after());
                 let next = now() + i64::try_from(delay.as_millis()).unwrap_or(i64::MAX / 2);
-                if matches!(e.plugin_error(), Some(WitError::RateLimited(_))) {
+                if e.is_rate_limited() {
                     self.cooldown_until.fetch_max(next, Ordering::Relaxed);
                 }
                 tracing::info!(item = %item.id, attempt = item.attempt, delay_ms = delay.as_millis(), "retryable failure: {e}");
@@ -351,7 +338,7 @@ impl FlowRunner {
     pub async fn maintain(&self) -> Result<Upkeep, RunError> {
         self.runtime
             .flow(&self.settings.tenant, &self.settings.flow, None)
-            .maintain(&self.tick())
+            .upkeep(&self.tick())
             .await
             .map_err(|e| Self::invoke_err("maintain", e))
     }
@@ -370,10 +357,10 @@ impl FlowRunner {
             let carrier = self
                 .runtime
                 .carrier(&self.settings.tenant, &self.settings.carrier);
-            let mut events: Vec<TrackingEvent> = Vec::new();
+            let mut events = TrackingEvents::default();
             let mut parsed = Vec::new();
             for entry in &entries {
-                match carrier.parse_tracking_webhook(&entry.body).await {
+                match carrier.parse_webhook(&entry.body).await {
                     Ok(evs) => {
                         events.extend(evs);
                         parsed.push(entry.id);
@@ -401,7 +388,7 @@ impl FlowRunner {
             let result = self
                 .runtime
                 .flow(&self.settings.tenant, &self.settings.flow, None)
-                .handle_tracking(&self.tick(), &events)
+                .apply_tracking(&self.tick(), &events)
                 .await;
             match result {
                 Ok(r) => {
@@ -454,10 +441,7 @@ fn failed(reason: String) -> ItemUpdate {
 }
 
 fn describe(e: &InvokeError) -> String {
-    match e.plugin_error() {
-        Some(w) => w.to_string_lossy(),
-        None => e.to_string(),
-    }
+    e.describe()
 }
 
 #[cfg(test)]
