@@ -276,3 +276,39 @@ async fn a_second_service_on_one_data_dir_is_refused_and_touches_nothing() {
     let requeued = third.store().item(&claimed[0].id).unwrap().unwrap();
     assert_eq!(requeued.state, ItemState::Pending);
 }
+
+/// Finding (issue 20, item 8): refusing a component of the wrong world said
+/// "plugin `wrong-world`:" twice in one message.
+#[tokio::test]
+async fn a_component_of_the_wrong_world_is_refused_naming_the_plugin_once() {
+    let dir = tempfile::tempdir().unwrap();
+    let config = Config {
+        service: ServiceConfig {
+            data_dir: dir.path().join("data"),
+            ..ServiceConfig::default()
+        },
+        plugins: std::collections::BTreeMap::from([(
+            "wrong-world".to_owned(),
+            host::config::PluginConfig {
+                path: Some(integration_tests::bundled::ECHO_CARRIER_PATH.into()),
+                world: Some(host::manifest::WorldKind::Erp),
+                limits: None,
+            },
+        )]),
+        tenants: Vec::new(),
+    };
+    let err = Service::build(
+        config,
+        ServiceOptions {
+            clock: Arc::new(OffsetClock::new()),
+            master_key: Some(MasterKey::generate()),
+            admin_token: None,
+        },
+    )
+    .await
+    .err()
+    .expect("a carrier loaded as an ERP is refused")
+    .to_string();
+    assert_eq!(err.matches("plugin `wrong-world`").count(), 1, "{err}");
+    assert!(err.contains("does not implement world"), "{err}");
+}

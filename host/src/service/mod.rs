@@ -56,6 +56,9 @@ pub enum ServiceError {
         /// Why.
         message: String,
     },
+    /// A plugin's component was refused at load (the error names the plugin).
+    #[error(transparent)]
+    Load(crate::runtime::LoadError),
     /// A webhook credential could not be resolved.
     #[error("tenant `{tenant}`: webhook credential: {message}")]
     Webhook {
@@ -484,10 +487,7 @@ fn load_plugins(runtime: &Runtime, config: &Config) -> Result<(), ServiceError> 
                 },
                 &bytes,
             )
-            .map_err(|e| ServiceError::Plugin {
-                plugin: id.clone(),
-                message: e.to_string(),
-            })?;
+            .map_err(ServiceError::Load)?;
         tracing::info!(plugin = %info.id, hash = %info.hash, world = %info.world, "plugin loaded");
     }
     Ok(())
