@@ -216,12 +216,7 @@ impl Reader<'_> {
     }
 
     fn number<T: std::str::FromStr>(&self, key: &str, default: T) -> Result<T> {
-        match self.opt(key) {
-            None => Ok(default),
-            Some(v) => v
-                .parse()
-                .map_err(|_| bad(key, format!("`{v}` is not a valid number"))),
-        }
+        mlc_plugin_sdk::settings::number(key, self.opt(key), default)
     }
 
     fn json_object(&self, key: &str) -> Result<Map<String, Value>> {

@@ -61,12 +61,7 @@ pub mod config {
 
     /// A numeric setting with a default; `invalid-input` naming the key when not a number.
     pub fn number_or<T: std::str::FromStr>(key: &str, default: T) -> Result<T> {
-        match wit_config::get(key) {
-            None => Ok(default),
-            Some(raw) => raw.trim().parse().map_err(|_| {
-                Error::invalid_input("configuration", key, format!("`{raw}` is not a number"))
-            }),
-        }
+        crate::settings::number(key, wit_config::get(key), default)
     }
 
     /// Every setting, sorted by key.

@@ -22,6 +22,7 @@
 pub mod bindings;
 pub mod host;
 pub mod http;
+pub mod settings;
 pub mod time;
 
 pub use bindings::mlc::connect::types::{

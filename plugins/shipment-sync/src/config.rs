@@ -2,7 +2,7 @@
 
 use std::collections::BTreeMap;
 
-use mlc_plugin_sdk::{Error, LabelFormat};
+use mlc_plugin_sdk::{Error, LabelFormat, settings};
 
 use crate::platform::Result;
 
@@ -51,33 +51,11 @@ fn number<T: std::str::FromStr + PartialOrd + Copy + std::fmt::Display>(
     min: T,
     max: T,
 ) -> Result<T> {
-    match get(key)
-        .map(|v| v.trim().to_owned())
-        .filter(|v| !v.is_empty())
-    {
-        None => Ok(default),
-        Some(raw) => match raw.parse::<T>() {
-            Ok(v) if v >= min && v <= max => Ok(v),
-            _ => Err(bad(
-                key,
-                format!("`{raw}` is not a number from {min} to {max}"),
-            )),
-        },
-    }
+    settings::number_in(key, get(key), default, min, max)
 }
 
 fn boolean(get: &dyn Fn(&str) -> Option<String>, key: &str, default: bool) -> Result<bool> {
-    match get(key)
-        .map(|v| v.trim().to_ascii_lowercase())
-        .filter(|v| !v.is_empty())
-    {
-        None => Ok(default),
-        Some(v) => match v.as_str() {
-            "true" | "yes" | "1" => Ok(true),
-            "false" | "no" | "0" => Ok(false),
-            _ => Err(bad(key, format!("`{v}` is not true or false"))),
-        },
-    }
+    settings::boolean(key, get(key), default)
 }
 
 /// Normalizes a ship-via code for lookup.

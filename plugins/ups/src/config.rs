@@ -2,7 +2,7 @@
 //! README.md. Only `base-url` is needed by every operation; the shipper settings are checked
 //! by the operations that send a shipper (rate, ship).
 
-use mlc_plugin_sdk::{Address, Error, LabelFormat, Result};
+use mlc_plugin_sdk::{Address, Error, LabelFormat, Result, settings};
 use serde::Deserialize;
 
 use crate::platform::Platform;
@@ -118,9 +118,7 @@ fn invalid(key: &str, message: impl Into<String>) -> Error {
 }
 
 fn non_empty(p: &impl Platform, key: &str) -> Option<String> {
-    p.config(key)
-        .map(|v| v.trim().to_owned())
-        .filter(|v| !v.is_empty())
+    settings::present(p.config(key))
 }
 
 fn address(p: &impl Platform, key: &str) -> Result<Option<Address>> {
@@ -133,21 +131,11 @@ fn address(p: &impl Platform, key: &str) -> Result<Option<Address>> {
 }
 
 fn flag(p: &impl Platform, key: &str, default: bool) -> Result<bool> {
-    match non_empty(p, key).map(|v| v.to_ascii_lowercase()) {
-        None => Ok(default),
-        Some(v) if matches!(v.as_str(), "true" | "yes" | "1" | "on") => Ok(true),
-        Some(v) if matches!(v.as_str(), "false" | "no" | "0" | "off") => Ok(false),
-        Some(v) => Err(invalid(key, format!("`{v}` is not true or false"))),
-    }
+    settings::boolean(key, p.config(key), default)
 }
 
 fn number<T: std::str::FromStr>(p: &impl Platform, key: &str, default: T) -> Result<T> {
-    match non_empty(p, key) {
-        None => Ok(default),
-        Some(v) => v
-            .parse()
-            .map_err(|_| invalid(key, format!("`{v}` is not a number"))),
-    }
+    settings::number(key, p.config(key), default)
 }
 
 fn list(p: &impl Platform, key: &str, default: &[&str]) -> Vec<String> {
