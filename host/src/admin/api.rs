@@ -3,7 +3,8 @@
 
 use axum::Json;
 use axum::body::Bytes;
-use axum::extract::{Path, Query, State};
+use axum::extract::{FromRequestParts, Path, State};
+use axum::http::request::Parts;
 use axum::http::{StatusCode, header};
 use axum::response::{IntoResponse, Response};
 use chrono::{DateTime, Utc};
@@ -46,9 +47,38 @@ fn tenant_exists(service: &Service, tenant: &str) -> ApiResult<()> {
         .ok_or_else(|| AdminError::NotFound(format!("no tenant `{tenant}`")))
 }
 
+/// A query string parsed into `T`, refused in the API's error format (a JSON 400 naming the
+/// parameter) instead of axum's plain-text rejection.
+pub(super) struct Query<T>(pub(super) T);
+
+impl<T: serde::de::DeserializeOwned, S: Send + Sync> FromRequestParts<S> for Query<T> {
+    type Rejection = AdminError;
+
+    async fn from_request_parts(parts: &mut Parts, _: &S) -> Result<Self, AdminError> {
+        let query = parts.uri.query().unwrap_or_default();
+        serde_urlencoded::from_str(query)
+            .map(Query)
+            .map_err(|e| AdminError::BadRequest(format!("invalid query string: {e}")))
+    }
+}
+
+/// A filter given empty (`?tenant=`) is no filter.
+fn given(value: &Option<String>) -> Option<String> {
+    value.clone().filter(|v| !v.is_empty())
+}
+
 /// Parses a JSON body into `T`, answering in the API's error format: malformed JSON is a 400,
-/// JSON of the wrong shape (a missing or unknown field) a 422.
+/// JSON of the wrong shape (a missing or unknown field, a wrong type, `null` where the API
+/// takes a value) a 422.
 fn parse_body<T: serde::de::DeserializeOwned>(body: &[u8]) -> ApiResult<T> {
+    // No field of this API takes `null`; serde would read it as "absent".
+    if let Ok(Value::Object(map)) = serde_json::from_slice::<Value>(body)
+        && let Some((key, _)) = map.iter().find(|(_, v)| v.is_null())
+    {
+        return Err(AdminError::Unprocessable(format!(
+            "invalid body: `{key}` is null; leave it out instead"
+        )));
+    }
     serde_json::from_slice(body).map_err(|e| match e.classify() {
         serde_json::error::Category::Data => {
             AdminError::Unprocessable(format!("invalid body: {e}"))
@@ -537,27 +567,29 @@ pub(super) struct ItemsQuery {
 
 impl ItemsQuery {
     fn to_query(&self, default_limit: u32) -> ApiResult<ItemQuery> {
-        let state = self
-            .state
-            .as_deref()
+        let state = given(&self.state)
             .map(|s| s.parse::<ItemState>().map_err(AdminError::BadRequest))
             .transpose()?;
         Ok(ItemQuery {
-            tenant: self.tenant.clone(),
-            flow: self.flow.clone(),
+            tenant: given(&self.tenant),
+            flow: given(&self.flow),
             state,
-            key: self.key.clone(),
-            since_ms: self
-                .since
-                .as_deref()
-                .map(|v| parse_time("since", v))
+            key: given(&self.key),
+            since_ms: given(&self.since)
+                .map(|v| parse_time("since", &v))
                 .transpose()?,
-            until_ms: self
-                .until
-                .as_deref()
-                .map(|v| parse_time("until", v))
+            until_ms: given(&self.until)
+                .map(|v| parse_time("until", &v))
                 .transpose()?,
-            limit: Some(self.limit.unwrap_or(default_limit).clamp(1, 10_000)),
+            limit: Some(match self.limit {
+                None => default_limit,
+                Some(n @ 1..=10_000) => n,
+                Some(n) => {
+                    return Err(AdminError::BadRequest(format!(
+                        "`limit`: {n} is not from 1 to 10000"
+                    )));
+                }
+            }),
         })
     }
 }
@@ -627,7 +659,7 @@ pub(super) async fn audit(
     State(service): State<Shared>,
     Query(query): Query<ItemsQuery>,
 ) -> ApiResult<Response> {
-    let jsonl = match query.format.as_deref() {
+    let jsonl = match given(&query.format).as_deref() {
         None | Some("json") => false,
         Some("jsonl") => true,
         Some(other) => {
