@@ -301,19 +301,26 @@ impl Default for Schedule {
     }
 }
 
-/// Track Alert webhook ingress for a tenant.
+/// Webhook ingress for a tenant: `POST /webhooks/<carrier>/<tenant>`.
 #[derive(Debug, Clone, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct WebhookConfig {
-    /// The carrier connector that parses deliveries.
+    /// The carrier connector that parses deliveries; also the first segment of the path.
     pub carrier: String,
     /// The flow that applies the events.
     pub flow: String,
-    /// The expected `credential` header value.
+    /// The header that must carry the shared credential (Track Alert v1: `credential`).
+    #[serde(default = "default_webhook_header")]
+    pub header: String,
+    /// The expected credential value.
     pub credential: SecretRef,
     /// Largest body accepted, in bytes.
     #[serde(default = "default_webhook_body")]
     pub max_body_bytes: usize,
+}
+
+fn default_webhook_header() -> String {
+    "credential".into()
 }
 
 fn default_webhook_body() -> usize {
@@ -733,6 +740,12 @@ impl Config {
                 }
             }
             if let Some(w) = &t.webhook {
+                if http::HeaderName::from_bytes(w.header.as_bytes()).is_err() {
+                    return invalid(
+                        format!("{tk}.webhook.header"),
+                        format!("`{}` is not an HTTP header name", w.header),
+                    );
+                }
                 if !t.plugins.contains_key(&w.carrier) {
                     return invalid(
                         format!("{tk}.webhook.carrier"),

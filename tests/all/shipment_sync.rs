@@ -29,6 +29,7 @@ async fn start(opts: SimOptions) -> Sync {
         tenants: HashMap::from([(
             TENANT.to_owned(),
             TenantWebhook {
+                carrier: "ups".into(),
                 auth: Box::new(SharedHeader {
                     header: "credential".into(),
                     secret: SecretString::new(TRACKALERT_CREDENTIAL),

@@ -233,6 +233,7 @@ pub fn simulator_tenant(id: &str, info: &SimInfo, webhook_base: &str) -> TenantC
         webhook: Some(WebhookConfig {
             carrier: UPS.into(),
             flow: FLOW.into(),
+            header: "credential".into(),
             credential: SecretRef::Secret(TRACKALERT_SECRET.into()),
             max_body_bytes: 256 * 1024,
         }),

@@ -353,8 +353,9 @@ impl Service {
             tenants.insert(
                 tenant.id.clone(),
                 TenantWebhook {
+                    carrier: hook.carrier.clone(),
                     auth: Box::new(SharedHeader {
-                        header: "credential".into(),
+                        header: hook.header.to_ascii_lowercase(),
                         secret,
                     }),
                     max_body_bytes: hook.max_body_bytes,
