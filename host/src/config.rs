@@ -415,33 +415,23 @@ const MIB: u128 = 1024 * KIB;
 const SECOND: u128 = 1000;
 const HOUR: u128 = 3600 * SECOND;
 
-/// The range of every number in the configuration, by its key (the last segments). A value
-/// outside is refused at start-up: an upper bound keeps a typo (`max_body_bytes = 10 GB`) from
-/// turning into memory exhaustion or a loop that never runs, a lower bound from a busy loop.
-const RANGES: &[(&str, Range)] = &[
-    ("memory_bytes", Range::bytes(MIB, MAX_PLUGIN_MEMORY as u128)),
-    ("cpu_ms", Range::count(1, 600_000)),
-    ("wall_ms", Range::count(10, 3_600_000)),
-    ("refresh_margin", Range::millis(0, HOUR)),
-    ("daily_token_budget", Range::count(1, 100_000)),
-    ("storage_quota_bytes", Range::bytes(KIB, 1024 * MIB)),
-    ("schedule.every", Range::millis(SECOND, 7 * 24 * HOUR)),
-    ("schedule.jitter", Range::millis(0, HOUR)),
-    ("maintain_every", Range::millis(SECOND, 24 * HOUR)),
-    ("concurrency", Range::count(1, 256)),
-    ("max_attempts", Range::count(1, 1_000)),
-    ("retry_base", Range::millis(10, HOUR)),
-    ("retry_max", Range::millis(10, 7 * 24 * HOUR)),
-    ("max_body_bytes", Range::bytes(KIB, 16 * MIB)),
-];
-
-fn range(name: &str) -> Range {
-    RANGES
-        .iter()
-        .find(|(n, _)| *n == name)
-        .map(|(_, r)| *r)
-        .unwrap_or(Range::count(0, u128::MAX))
-}
+// The range of every number in the configuration. A value outside is refused at start-up: an
+// upper bound keeps a typo (`max_body_bytes = 10 GB`) from turning into memory exhaustion or a
+// loop that never runs, a lower bound from a busy loop. Documented in README's config section.
+const MEMORY_BYTES: Range = Range::bytes(MIB, MAX_PLUGIN_MEMORY as u128);
+const CPU_MS: Range = Range::count(1, 600_000);
+const WALL_MS: Range = Range::count(10, 3_600_000);
+const REFRESH_MARGIN: Range = Range::millis(0, HOUR);
+const DAILY_TOKEN_BUDGET: Range = Range::count(1, 100_000);
+const STORAGE_QUOTA_BYTES: Range = Range::bytes(KIB, 1024 * MIB);
+const SCHEDULE_EVERY: Range = Range::millis(SECOND, 7 * 24 * HOUR);
+const SCHEDULE_JITTER: Range = Range::millis(0, HOUR);
+const MAINTAIN_EVERY: Range = Range::millis(SECOND, 24 * HOUR);
+const CONCURRENCY: Range = Range::count(1, 256);
+const MAX_ATTEMPTS: Range = Range::count(1, 1_000);
+const RETRY_BASE: Range = Range::millis(10, HOUR);
+const RETRY_MAX: Range = Range::millis(10, 7 * 24 * HOUR);
+const MAX_BODY_BYTES: Range = Range::bytes(KIB, 16 * MIB);
 
 impl Config {
     /// Reads, parses, applies environment overrides and validates a config file.
@@ -528,7 +518,7 @@ impl Config {
         Ok(())
     }
 
-    /// Checks that every number of the configuration lies in its range ([`RANGES`]); the
+    /// Checks that every number of the configuration lies in its range; the
     /// first one outside is reported with its key, its value and the range.
     fn check_ranges(&self, path: &Path) -> Result<(), ConfigError> {
         let mut checks: Vec<(String, Range, u128)> = Vec::new();
@@ -538,15 +528,11 @@ impl Config {
                 let k = format!("plugins.{id}.limits");
                 checks.push((
                     format!("{k}.memory_bytes"),
-                    range("memory_bytes"),
+                    MEMORY_BYTES,
                     u128::from(l.memory_bytes),
                 ));
-                checks.push((format!("{k}.cpu_ms"), range("cpu_ms"), u128::from(l.cpu_ms)));
-                checks.push((
-                    format!("{k}.wall_ms"),
-                    range("wall_ms"),
-                    u128::from(l.wall_ms),
-                ));
+                checks.push((format!("{k}.cpu_ms"), CPU_MS, u128::from(l.cpu_ms)));
+                checks.push((format!("{k}.wall_ms"), WALL_MS, u128::from(l.wall_ms)));
             }
         }
         for t in &self.tenants {
@@ -555,12 +541,12 @@ impl Config {
                 let k = format!("{tk}.connections.{id}");
                 checks.push((
                     format!("{k}.refresh_margin"),
-                    range("refresh_margin"),
+                    REFRESH_MARGIN,
                     ms(&c.refresh_margin),
                 ));
                 checks.push((
                     format!("{k}.daily_token_budget"),
-                    range("daily_token_budget"),
+                    DAILY_TOKEN_BUDGET,
                     u128::from(c.daily_token_budget),
                 ));
             }
@@ -568,7 +554,7 @@ impl Config {
                 if let Some(q) = b.storage_quota_bytes {
                     checks.push((
                         format!("{tk}.plugins.{id}.storage_quota_bytes"),
-                        range("storage_quota_bytes"),
+                        STORAGE_QUOTA_BYTES,
                         u128::from(q),
                     ));
                 }
@@ -576,48 +562,32 @@ impl Config {
             for (id, f) in &t.flows {
                 let k = format!("{tk}.flows.{id}");
                 if let Some(every) = &f.schedule.every {
-                    checks.push((
-                        format!("{k}.schedule.every"),
-                        range("schedule.every"),
-                        ms(every),
-                    ));
+                    checks.push((format!("{k}.schedule.every"), SCHEDULE_EVERY, ms(every)));
                 }
                 if let Some(jitter) = &f.schedule.jitter {
-                    checks.push((
-                        format!("{k}.schedule.jitter"),
-                        range("schedule.jitter"),
-                        ms(jitter),
-                    ));
+                    checks.push((format!("{k}.schedule.jitter"), SCHEDULE_JITTER, ms(jitter)));
                 }
                 checks.push((
                     format!("{k}.maintain_every"),
-                    range("maintain_every"),
+                    MAINTAIN_EVERY,
                     ms(&f.maintain_every),
                 ));
                 checks.push((
                     format!("{k}.concurrency"),
-                    range("concurrency"),
+                    CONCURRENCY,
                     f.concurrency as u128,
                 ));
                 checks.push((
                     format!("{k}.max_attempts"),
-                    range("max_attempts"),
+                    MAX_ATTEMPTS,
                     u128::from(f.max_attempts),
                 ));
-                checks.push((
-                    format!("{k}.retry_base"),
-                    range("retry_base"),
-                    ms(&f.retry_base),
-                ));
-                checks.push((
-                    format!("{k}.retry_max"),
-                    range("retry_max"),
-                    ms(&f.retry_max),
-                ));
+                checks.push((format!("{k}.retry_base"), RETRY_BASE, ms(&f.retry_base)));
+                checks.push((format!("{k}.retry_max"), RETRY_MAX, ms(&f.retry_max)));
                 if let Some(q) = f.storage_quota_bytes {
                     checks.push((
                         format!("{k}.storage_quota_bytes"),
-                        range("storage_quota_bytes"),
+                        STORAGE_QUOTA_BYTES,
                         u128::from(q),
                     ));
                 }
@@ -632,7 +602,7 @@ impl Config {
             if let Some(w) = &t.webhook {
                 checks.push((
                     format!("{tk}.webhook.max_body_bytes"),
-                    range("max_body_bytes"),
+                    MAX_BODY_BYTES,
                     w.max_body_bytes as u128,
                 ));
             }

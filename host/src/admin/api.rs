@@ -71,20 +71,18 @@ fn given(value: &Option<String>) -> Option<String> {
 /// JSON of the wrong shape (a missing or unknown field, a wrong type, `null` where the API
 /// takes a value) a 422.
 fn parse_body<T: serde::de::DeserializeOwned>(body: &[u8]) -> ApiResult<T> {
+    let value: Value = serde_json::from_slice(body)
+        .map_err(|e| AdminError::BadRequest(format!("invalid JSON body: {e}")))?;
     // No field of this API takes `null`; serde would read it as "absent".
-    if let Ok(Value::Object(map)) = serde_json::from_slice::<Value>(body)
+    if let Value::Object(map) = &value
         && let Some((key, _)) = map.iter().find(|(_, v)| v.is_null())
     {
         return Err(AdminError::Unprocessable(format!(
             "invalid body: `{key}` is null; leave it out instead"
         )));
     }
-    serde_json::from_slice(body).map_err(|e| match e.classify() {
-        serde_json::error::Category::Data => {
-            AdminError::Unprocessable(format!("invalid body: {e}"))
-        }
-        _ => AdminError::BadRequest(format!("invalid JSON body: {e}")),
-    })
+    serde_json::from_value(value)
+        .map_err(|e| AdminError::Unprocessable(format!("invalid body: {e}")))
 }
 
 fn version_error(e: VersionError) -> AdminError {

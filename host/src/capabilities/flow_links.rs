@@ -20,7 +20,7 @@ use std::sync::Arc;
 
 use futures::future::BoxFuture;
 
-use crate::durability::{self, CallLog, CarrierCalls, Failure, Memo, WorkRef};
+use crate::durability::{self, CallLog, CarrierCalls, Failure, Memo, WorkRef, to_json};
 use crate::manifest::Binding;
 use crate::runtime::bindings::flow_imports::{carrier, erp};
 use crate::runtime::bindings::types::{
@@ -182,10 +182,6 @@ impl CarrierCalls for RoutedCarrier<'_> {
     async fn void_shipment(&self, shipment_id: &str) -> Result<(), Failure> {
         self.router.void_shipment(self.to, shipment_id).await
     }
-}
-
-fn to_json<T: serde::Serialize>(value: &T) -> serde_json::Value {
-    serde_json::to_value(value).unwrap_or(serde_json::Value::Null)
 }
 
 /// Routes one call: resolve the linked connector, call it through the router (recorded by the

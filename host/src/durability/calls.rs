@@ -229,8 +229,8 @@ fn input_key(input: &serde_json::Value) -> String {
     hex::encode(&Sha256::digest(input.to_string().as_bytes())[..12])
 }
 
-/// A value as JSON for the journal.
-pub(super) fn to_json<T: Serialize>(value: &T) -> serde_json::Value {
+/// A value as JSON for the journal (`null` if it cannot be encoded).
+pub fn to_json<T: Serialize>(value: &T) -> serde_json::Value {
     serde_json::to_value(value).unwrap_or(serde_json::Value::Null)
 }
 

@@ -24,7 +24,7 @@ mod exactly_once;
 #[cfg(test)]
 mod tests;
 
-pub use self::calls::{CallLog, Memo};
+pub use self::calls::{CallLog, Memo, to_json};
 pub use self::exactly_once::{CarrierCalls, create_exactly_once};
 pub use crate::db::{StepRecord, StepStatus};
 

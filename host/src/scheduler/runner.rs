@@ -318,7 +318,7 @@ impl FlowRunner {
                     ItemUpdate {
                         state: ItemState::Retry,
                         next_at_ms: next,
-                        last_error: Some(describe(&e)),
+                        last_error: Some(e.describe()),
                         hold: None,
                         summary: None,
                     },
@@ -326,7 +326,7 @@ impl FlowRunner {
             }
             Err(e) => {
                 tracing::warn!(item = %item.id, attempt = item.attempt, "work item failed: {e}");
-                (ItemState::Failed, failed(describe(&e)))
+                (ItemState::Failed, failed(e.describe()))
             }
         };
         self.store.finish_item(&item.id, &update, now())?;
@@ -368,7 +368,7 @@ impl FlowRunner {
                     Err(e) if e.is_retryable() => {
                         let next = now + self.retry_ms(entry.attempts);
                         self.store
-                            .inbox_finish(entry.id, "pending", Some(&describe(&e)), next)?;
+                            .inbox_finish(entry.id, "pending", Some(&e.describe()), next)?;
                         report.retried += 1;
                         self.count_retries("inbox", 1);
                     }
@@ -378,7 +378,7 @@ impl FlowRunner {
                             "webhook delivery cannot be parsed: {e}"
                         );
                         self.store
-                            .inbox_finish(entry.id, "failed", Some(&describe(&e)), 0)?;
+                            .inbox_finish(entry.id, "failed", Some(&e.describe()), 0)?;
                     }
                 }
             }
@@ -407,7 +407,7 @@ impl FlowRunner {
                     tracing::info!("tracking batch will be retried: {e}");
                     for id in &parsed {
                         self.store
-                            .inbox_finish(*id, "pending", Some(&describe(&e)), next)?;
+                            .inbox_finish(*id, "pending", Some(&e.describe()), next)?;
                     }
                     report.retried += u32::try_from(parsed.len()).unwrap_or(u32::MAX);
                     self.count_retries("inbox", parsed.len() as u64);
@@ -438,10 +438,6 @@ fn failed(reason: String) -> ItemUpdate {
         hold: None,
         summary: None,
     }
-}
-
-fn describe(e: &InvokeError) -> String {
-    e.describe()
 }
 
 #[cfg(test)]
